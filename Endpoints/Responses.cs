@@ -1,0 +1,36 @@
+namespace AotKvs.Endpoints;
+
+/// <summary>
+/// Every fixed answer the service gives, written once. The SPEC's strings live here and
+/// nowhere else.
+/// </summary>
+internal static class Responses
+{
+    public static readonly JsonResponse Created = JsonResponse.Result(StatusCodes.Status201Created, "created");
+    public static readonly JsonResponse Replaced = JsonResponse.Result(StatusCodes.Status200OK, "replaced");
+    public static readonly JsonResponse Deleted = JsonResponse.Result(StatusCodes.Status200OK, "deleted");
+
+    public static readonly JsonResponse NoValue = JsonResponse.Error(StatusCodes.Status400BadRequest, "PUT request does not specify a value");
+    public static readonly JsonResponse KeyTooLong = JsonResponse.Error(StatusCodes.Status400BadRequest, "Key is too long");
+    public static readonly JsonResponse KeyMissing = JsonResponse.Error(StatusCodes.Status400BadRequest, "Key is missing");
+    public static readonly JsonResponse KeyNotFound = JsonResponse.Error(StatusCodes.Status404NotFound, "Key does not exist");
+    public static readonly JsonResponse CannotForward = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Cannot forward request");
+
+    // Beyond the SPEC: bad input still gets a clear JSON error, never a 500.
+    public static readonly JsonResponse KeyMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Key is not valid percent-encoded UTF-8");
+    public static readonly JsonResponse MethodNotAllowed = JsonResponse.Error(StatusCodes.Status405MethodNotAllowed, "Method not allowed");
+    public static readonly JsonResponse PathNotFound = JsonResponse.Error(StatusCodes.Status404NotFound, "Not found");
+    public static readonly JsonResponse BodyTooLarge = JsonResponse.Error(StatusCodes.Status413PayloadTooLarge, "Request body is too large");
+    public static readonly JsonResponse BodyMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request body is malformed");
+    public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
+
+    /// <summary>Methods the key endpoint answers, for the Allow header of a 405.</summary>
+    public const string AllowedKeyMethods = "GET, PUT, DELETE";
+
+    private static readonly byte[] FoundPrefix = """{"result":"found","value":"""u8.ToArray();
+    private static readonly byte[] FoundSuffix = "}"u8.ToArray();
+
+    /// <summary>200 with the stored JSON value spliced in as it was written.</summary>
+    public static Task WriteFoundAsync(HttpResponse response, byte[] value) =>
+        JsonResponse.WriteAsync(response, StatusCodes.Status200OK, FoundPrefix, value, FoundSuffix);
+}

@@ -1,0 +1,117 @@
+using System.Net.Http.Headers;
+using AotKvs.Endpoints;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AotKvs.Forwarding;
+
+/// <summary>
+/// The forwarding role: sends each request on to main (method, path and query exactly as
+/// received, body and Content-Type) and returns main's status, body, Content-Type and Allow.
+/// Any failure to get a whole answer in time becomes the SPEC's 503.
+/// </summary>
+internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDisposable
+{
+    // Main's answer is copied only after it has arrived whole, so a connection dropped
+    // mid-body is still a clean 503 rather than a truncated 200.
+    private HttpMessageInvoker _invoker = CreateInvoker(timeout);
+
+    public ForwardingTarget Target => target;
+
+    public async Task ForwardAsync(HttpContext context)
+    {
+        if (RequestTarget.PathAndQuery(context) is not { } pathAndQuery)
+        {
+            await Responses.BadTarget.WriteAsync(context.Response);
+            return;
+        }
+
+        var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
+        var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request) : default;
+        using (body)
+        {
+            if (error is not null)
+            {
+                await error.WriteAsync(context.Response);
+                return;
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Parse(context.Request.Method), target.UriFor(pathAndQuery));
+            if (hasBody)
+            {
+                request.Content = new ReadOnlyMemoryContent(body.Memory);
+                if (context.Request.ContentType is { } contentType)
+                    request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+            await SendAsync(context, request);
+        }
+    }
+
+    private async Task SendAsync(HttpContext context, HttpRequestMessage request)
+    {
+        var invoker = _invoker;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(timeout);
+        byte[] answer;
+        HttpResponseMessage response;
+        try
+        {
+            response = await invoker.SendAsync(request, deadline.Token);
+            answer = await response.Content.ReadAsByteArrayAsync(deadline.Token);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+                return; // our own client left; nobody to answer
+            DropPool(invoker);
+            await Responses.CannotForward.WriteAsync(context.Response);
+            return;
+        }
+
+        using (response)
+        {
+            var outgoing = context.Response;
+            outgoing.StatusCode = (int)response.StatusCode;
+            CopyHeader(response.Content.Headers, "Content-Type", outgoing);
+            CopyHeader(response.Content.Headers, "Allow", outgoing);
+            outgoing.ContentLength = answer.Length;
+            await outgoing.Body.WriteAsync(answer, context.RequestAborted);
+        }
+    }
+
+    private static void CopyHeader(HttpHeaders from, string name, HttpResponse to)
+    {
+        if (from.NonValidated.TryGetValues(name, out var values))
+            to.Headers[name] = values.ToString();
+    }
+
+    /// <summary>
+    /// After a transport failure (main refused, vanished or dropped us) the other idle
+    /// connections to main are suspect too: start a fresh pool so that the first request
+    /// after main comes back opens a new connection instead of finding a dead one.
+    /// </summary>
+    private void DropPool(HttpMessageInvoker failed)
+    {
+        var fresh = CreateInvoker(timeout);
+        if (Interlocked.CompareExchange(ref _invoker, fresh, failed) != failed)
+        {
+            fresh.Dispose(); // another request already replaced it
+            return;
+        }
+        // Requests still running on the old pool finish or time out first.
+        _ = Task.Delay(timeout * 2).ContinueWith(_ => failed.Dispose(), TaskScheduler.Default);
+    }
+
+    private static HttpMessageInvoker CreateInvoker(TimeSpan timeout) => new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        UseCookies = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = System.Net.DecompressionMethods.None,
+        ConnectTimeout = timeout,
+        // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
+        ActivityHeadersPropagator = null,
+    }, disposeHandler: true);
+
+    public void Dispose() => _invoker.Dispose();
+}
