@@ -1,0 +1,68 @@
+using AotKvs.Tests.Support;
+using Xunit;
+using static AotKvs.Tests.Support.KvsHttp;
+
+namespace AotKvs.Tests.BlackBox;
+
+/// <summary>SPEC tables "GET /kvs/&lt;key&gt;" and "DELETE /kvs/&lt;key&gt;", through every instance.</summary>
+[Collection(ClusterCollection.Name), Trait("Category", "BlackBox")]
+public sealed class GetDeleteSpecTests(Cluster cluster)
+{
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Get_existing_key_is_found_with_its_value(string target)
+    {
+        var path = "/kvs/" + UniqueKey();
+        await PutValueAsync(cluster[target], path, """{"a": [1, "two"]}""");
+        (await GetAsync(cluster[target], path)).ShouldBe(200, """{"result": "found", "value": {"a": [1, "two"]}}""");
+    }
+
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Get_missing_key_is_404(string target)
+    {
+        (await GetAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, """{"error": "Key does not exist"}""");
+    }
+
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Delete_existing_key_is_deleted_then_gone(string target)
+    {
+        var path = "/kvs/" + UniqueKey();
+        await PutValueAsync(cluster[target], path, "1");
+        (await DeleteAsync(cluster[target], path)).ShouldBe(200, """{"result": "deleted"}""");
+        (await GetAsync(cluster[target], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await DeleteAsync(cluster[target], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+    }
+
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Delete_missing_key_is_404(string target)
+    {
+        (await DeleteAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, """{"error": "Key does not exist"}""");
+    }
+
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Key_deleted_then_put_again_is_created(string target)
+    {
+        var path = "/kvs/" + UniqueKey();
+        await PutValueAsync(cluster[target], path, "1");
+        await DeleteAsync(cluster[target], path);
+        (await PutValueAsync(cluster[target], path, "2")).ShouldBe(201, """{"result": "created"}""");
+    }
+
+    [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
+    public async Task Get_of_a_key_longer_than_allowed_is_404(string target)
+    {
+        (await GetAsync(cluster[target], "/kvs/" + new string('k', 5_000))).ShouldBe(404, """{"error": "Key does not exist"}""");
+    }
+
+    [Fact]
+    public async Task Every_instance_sees_the_same_data()
+    {
+        var path = "/kvs/" + UniqueKey();
+        var names = cluster.Targets.Keys.ToArray();
+        (await PutValueAsync(cluster[names[^1]], path, "\"shared\"")).ShouldBe(201, """{"result": "created"}""");
+        foreach (var name in names)
+            (await GetAsync(cluster[name], path)).ShouldBe(200, """{"result": "found", "value": "shared"}""");
+        (await DeleteAsync(cluster[names[0]], path)).ShouldBe(200, """{"result": "deleted"}""");
+        foreach (var name in names)
+            (await GetAsync(cluster[name], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+    }
+}

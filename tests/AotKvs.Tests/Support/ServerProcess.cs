@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace AotKvs.Tests.Support;
+
+/// <summary>
+/// One running instance of the published AotKvs binary on a loopback port: started as a
+/// real process, ready once it answers HTTP, killed on dispose.
+/// </summary>
+public sealed class ServerProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Port { get; }
+    public Uri BaseUri => new($"http://127.0.0.1:{Port}");
+    public string Address => $"127.0.0.1:{Port}";
+    public bool HasExited => _process.HasExited;
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    /// <summary>Path of the published binary: $KVS_BINARY, else artifacts/publish/AotKvs.</summary>
+    public static string BinaryPath
+    {
+        get
+        {
+            var configured = Environment.GetEnvironmentVariable("KVS_BINARY");
+            if (!string.IsNullOrEmpty(configured))
+                return configured;
+            var path = Path.Combine(RepoRoot, "artifacts", "publish", "AotKvs");
+            if (!File.Exists(path))
+                throw new FileNotFoundException($"Publish the service first (scripts/test.sh does): {path} is missing");
+            return path;
+        }
+    }
+
+    private static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "AotKvs.csproj")))
+                    return dir.FullName;
+            throw new DirectoryNotFoundException("AotKvs.csproj not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static ServerProcess StartMain(int? port = null, params (string Name, string Value)[] env) =>
+        Start(port ?? FreePort.Next(), env);
+
+    public static ServerProcess StartForwarder(string forwardingAddress, int? port = null, params (string Name, string Value)[] env) =>
+        Start(port ?? FreePort.Next(), [("FORWARDING_ADDRESS", forwardingAddress), .. env]);
+
+    /// <summary>Starts the binary and waits (bounded) until it answers on its port.</summary>
+    public static ServerProcess Start(int port, (string Name, string Value)[] env, params string[] extraArgs)
+    {
+        var server = Launch(env, ["--urls", $"http://127.0.0.1:{port}", .. extraArgs], port);
+        server.WaitUntilListening(TimeSpan.FromSeconds(15));
+        return server;
+    }
+
+    /// <summary>Starts the binary without waiting; for tests of start-up itself.</summary>
+    public static ServerProcess Launch((string Name, string Value)[] env, string[] args, int port = 0)
+    {
+        var info = new ProcessStartInfo(BinaryPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in args)
+            info.ArgumentList.Add(arg);
+        // A clean environment for the settings the service reads.
+        info.Environment.Remove("FORWARDING_ADDRESS");
+        info.Environment.Remove("ASPNETCORE_URLS");
+        info.Environment.Remove("ASPNETCORE_HTTP_PORTS");
+        foreach (var (name, value) in env)
+            info.Environment[name] = value;
+        return new ServerProcess(Process.Start(info)!, port);
+    }
+
+    public void WaitUntilListening(TimeSpan bound)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < bound)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"AotKvs exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                using var socket = new TcpClient();
+                socket.Connect("127.0.0.1", Port);
+                return;
+            }
+            catch (SocketException)
+            {
+                Thread.Sleep(10);
+            }
+        }
+        throw new TimeoutException($"AotKvs did not listen on {Port} within {bound}:\n{Output}");
+    }
+
+    /// <summary>
+    /// Sends a signal by name: TERM, INT, KILL, or STOP/CONT (a stopped process keeps its
+    /// sockets open but never answers, like a host that vanished from the network).
+    /// </summary>
+    public void SendSignal(string name)
+    {
+        using var kill = Process.Start("kill", [$"-{name}", _process.Id.ToString()]);
+        kill.WaitForExit();
+    }
+
+    public bool WaitForExit(TimeSpan bound) => _process.WaitForExit(bound);
+
+    public int ExitCode => _process.ExitCode;
+
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+                SendSignal("CONT"); // a frozen process cannot be reaped otherwise
+        }
+        catch (InvalidOperationException) { }
+        Kill();
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+}
