@@ -1,0 +1,71 @@
+using AotKvs.Endpoints;
+using Xunit;
+
+namespace AotKvs.Tests.Unit;
+
+[Trait("Category", "Unit")]
+public sealed class KeyRulesTests
+{
+    [Theory]
+    [InlineData("/kvs/abc", "abc")]
+    [InlineData("/kvs/a%20b", "a b")]
+    [InlineData("/kvs/a+b", "a+b")]
+    [InlineData("/kvs/a%2Fb", "a/b")]
+    [InlineData("/kvs/a/b", "a/b")]
+    [InlineData("/kvs/%3F%3b", "?;")]
+    [InlineData("/kvs/caf%C3%A9", "café")]
+    [InlineData("/kvs/%F0%9F%98%80", "😀")]
+    [InlineData("/kvs/%00", "\0")]
+    [InlineData("/kvs//", "/")]
+    public void Decodes_the_rest_of_the_path_as_percent_encoded_UTF8(string path, string expected)
+    {
+        Assert.Equal(KeyStatus.Valid, KeyRules.TryDecode(path, out var key));
+        Assert.Equal(expected, key);
+    }
+
+    [Theory]
+    [InlineData("/kvs")]
+    [InlineData("/kvs/")]
+    public void No_key_is_missing(string path) =>
+        Assert.Equal(KeyStatus.Missing, KeyRules.TryDecode(path, out _));
+
+    [Theory]
+    [InlineData("/kvsx")]
+    [InlineData("/KVS/a")]
+    [InlineData("/other")]
+    public void Other_paths_are_not_key_paths(string path) =>
+        Assert.Equal(KeyStatus.NotKeyPath, KeyRules.TryDecode(path, out _));
+
+    [Theory]
+    [InlineData("/kvs/%")]
+    [InlineData("/kvs/%4")]
+    [InlineData("/kvs/%G1")]
+    [InlineData("/kvs/%C3")]          // truncated sequence
+    [InlineData("/kvs/%C3%28")]       // bad continuation
+    [InlineData("/kvs/%C0%AF")]       // overlong '/'
+    [InlineData("/kvs/%ED%A0%80")]    // UTF-16 surrogate
+    [InlineData("/kvs/%F4%90%80%80")] // beyond U+10FFFF
+    [InlineData("/kvs/é")]            // never encoded
+    public void Bad_encodings_are_malformed(string path) =>
+        Assert.Equal(KeyStatus.Malformed, KeyRules.TryDecode(path, out _));
+
+    [Fact]
+    public void Long_encoded_keys_decode_through_the_pooled_buffer()
+    {
+        var path = "/kvs/" + string.Concat(Enumerable.Repeat("%C3%A9", 300));
+        Assert.Equal(KeyStatus.Valid, KeyRules.TryDecode(path, out var key));
+        Assert.Equal(new string('é', 300), key);
+    }
+
+    [Theory]
+    [InlineData(50, 1, false)]
+    [InlineData(51, 1, true)]
+    [InlineData(50, 2, false)] // 50 emoji: 100 UTF-16 chars, still 50 code points
+    [InlineData(51, 2, true)]
+    public void Length_limit_counts_code_points(int count, int charsEach, bool tooLong)
+    {
+        var key = string.Concat(Enumerable.Repeat(charsEach == 1 ? "k" : "😀", count));
+        Assert.Equal(count, KeyRules.CodePoints(key));
+        Assert.Equal(tooLong, KeyRules.IsTooLong(key));
+    }
+}
