@@ -12,7 +12,7 @@ namespace AotKvs.Tests.BlackBox;
 /// SPEC "Forwarding instance when it cannot get an answer": each test starts its own
 /// processes, breaks main in one way, and expects the 503 in time and recovery after.
 /// </summary>
-[Trait("Category", "BlackBox")]
+[Trait("Category", "Process")]
 public sealed class ForwardingFailureTests
 {
     private const string CannotForward = """{"error": "Cannot forward request"}""";
