@@ -536,6 +536,8 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     w("## Ratios")
     w("")
     for a_, b_ in comps:
+        if not any(k[0] == a_ for k in results) or not any(k[0] == b_ for k in results):
+            continue
         w(f"### {a_} vs {b_}")
         w("")
         w("| scenario | conns | keys | throughput | p50 latency | p99 latency |")
