@@ -1,0 +1,8 @@
+-- GET of a random preloaded key: 200 {"result":"found",...}.
+package.path = (debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "?.lua;" .. package.path
+local c = require("common")
+local n = 1000
+setup = c.setup
+done = c.done
+function init(args) n = c.init(args) end
+function request() return c.get("/kvs/" .. c.key(math.random(0, n - 1))) end
