@@ -3,7 +3,7 @@ using AotKvs.Endpoints;
 using AotKvs.Forwarding;
 using AotKvs.Storage;
 
-var builder = WebApplication.CreateSlimBuilder(args);
+var builder = WebApplication.CreateSlimBuilder(HostSetup.CreateOptions(args));
 
 ServiceOptions options;
 try
