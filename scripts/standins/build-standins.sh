@@ -39,6 +39,18 @@ done
 
 have_image() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
+# Removes a root filesystem folder. debootstrap mounts /proc (and in some setups /dev and
+# /sys) inside it while it works; a run cut short leaves them mounted, and a plain rm -rf
+# would then reach into the host's. Unmount first, and never cross a file-system boundary.
+remove_tree() {
+    local dir="$1" m
+    [[ -e "$dir" ]] || return 0
+    while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done < <(findmnt -R -n -l -o TARGET 2>/dev/null | grep -F "$dir/" | sort -r)
+    rm -rf --one-file-system "$dir"
+}
+
 case "$(uname -m)" in
     x86_64 | amd64) RID=linux-x64 ;;
     aarch64 | arm64) RID=linux-arm64 ;;
@@ -78,12 +90,12 @@ build_sdk_rootfs() {
     if [[ -f "$root/.standin-complete" && "$FORCE" != 1 ]]; then
         log "reusing SDK root filesystem in $root"
     else
-        rm -rf "$root"
+        remove_tree "$root"
         mkdir -p "$root"
         log "debootstrap $SUITE (minbase + clang llvm zlib1g-dev ca-certificates) into $root"
         debootstrap --variant=minbase --include=clang,llvm,zlib1g-dev,ca-certificates \
             "$SUITE" "$root" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
-            || { tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+            || { remove_tree "$root"; tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
         # Keep the downloaded packages: the runtime stand-in is cut from them.
         mkdir -p "$CACHE/debs"
         cp "$root"/var/cache/apt/archives/*.deb "$CACHE/debs/"
@@ -126,7 +138,7 @@ EOF
 import_sdk() {
     local root="$CACHE/sdk-rootfs"
     log "importing $SDK_TAG"
-    tar --numeric-owner -C "$root" --exclude=./.standin-complete -c . | "$DOCKER" import \
+    tar --numeric-owner --one-file-system -C "$root" --exclude=./.standin-complete --exclude='./proc/*' --exclude='./sys/*' -c . | "$DOCKER" import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV APP_UID=1654' \
         --change 'ENV ASPNETCORE_HTTP_PORTS=8080' \
@@ -152,7 +164,7 @@ build_runtime_rootfs() {
         mkdir -p "$CACHE/debs"
         (cd "$CACHE/debs" && apt-get download libc6 libgcc-s1 libstdc++6 libssl3 ca-certificates) >/dev/null
     fi
-    rm -rf "$root"
+    remove_tree "$root"
     mkdir -p "$root"
     for p in libc6 libgcc-s1 libstdc++6 libssl3 ca-certificates; do
         deb="$(ls "$CACHE"/debs/"${p}"_*.deb | sort -V | tail -n1)"
@@ -167,7 +179,7 @@ build_runtime_rootfs() {
     rm -rf "$root"/usr/bin "$root"/usr/sbin "$root"/bin "$root"/sbin "$root"/usr/share/doc "$root"/usr/share/man \
         "$root"/usr/share/lintian "$root"/usr/share/locale "$root"/usr/share/ca-certificates "$root"/usr/share/gcc \
         "$root"/usr/share/gdb "$root"/usr/libexec "$root"/etc/ca-certificates* \
-        "$root"/usr/lib/ssl/misc
+        "$root"/usr/lib/ssl/misc "$root"/usr/lib/*-linux-gnu/gconv "$root"/usr/lib/*-linux-gnu/audit
     find "$root" -name '*.py' -delete
     # Users and directories as the chiseled image has them.
     printf 'root:x:0:0:root:/root:/bin/bash\napp:x:1654:1654::/home/app:/bin/false\n' >"$root/etc/passwd"
