@@ -4,16 +4,18 @@
 # builds it (x64 or arm64). How to build and run it: docs/containers.md.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble-aot AS build
-WORKDIR /src
 
 # Restore in its own layer, keyed on the project file alone, so a code change does not
 # download packages again. If a Directory.Build.props, global.json or NuGet.config is ever
 # added at the top level, add it to this COPY too.
 # The runtime identifier comes from the build machine itself (not from BuildKit's
-# TARGETARCH, which the classic builder and Podman do not set), and is kept in /tmp/rid
+# TARGETARCH, which the classic builder does not set), and is kept in /tmp/rid
 # so restore and publish agree.
-COPY AotKvs.csproj ./
+# (No WORKDIR: under the classic builder each one is another full copy of the SDK image's
+# layers on copy-based storage drivers; absolute paths do the same job.)
+COPY AotKvs.csproj /src/
 RUN set -eu; \
+    cd /src; \
     case "$(uname -m)" in \
         x86_64 | amd64) rid=linux-x64 ;; \
         aarch64 | arm64) rid=linux-arm64 ;; \
@@ -22,8 +24,9 @@ RUN set -eu; \
     echo "$rid" > /tmp/rid; \
     dotnet restore AotKvs.csproj -r "$rid"
 
-COPY . ./
-RUN dotnet publish AotKvs.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out \
+COPY . /src/
+RUN cd /src \
+    && dotnet publish AotKvs.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out \
     && test -x /out/AotKvs
 
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
