@@ -37,6 +37,9 @@ for b in "${bases[@]}"; do
 done
 [[ -n "$SDK_TAG" && -n "$RUNTIME_TAG" ]] || die "could not find the sdk and runtime-deps FROM lines in $repo/Dockerfile"
 
+# What the chiseled runtime-deps image is cut from (its chisel slices name the same packages).
+RUNTIME_PKGS="libc6 libgcc-s1 libstdc++6 libssl3 ca-certificates"
+
 have_image() { "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
 
 # Removes a root filesystem folder. debootstrap mounts /proc (and in some setups /dev and
@@ -96,9 +99,10 @@ build_sdk_rootfs() {
         debootstrap --variant=minbase --include=clang,llvm,zlib1g-dev,ca-certificates \
             "$SUITE" "$root" "$(mirror)" >"$CACHE/debootstrap.log" 2>&1 \
             || { remove_tree "$root"; tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
-        # Keep the downloaded packages: the runtime stand-in is cut from them.
+        # Keep the downloaded runtime packages: the runtime stand-in is cut from them.
         mkdir -p "$CACHE/debs"
-        cp "$root"/var/cache/apt/archives/*.deb "$CACHE/debs/"
+        local p
+        for p in $RUNTIME_PKGS; do cp "$root"/var/cache/apt/archives/"${p}"_*.deb "$CACHE/debs/"; done
         rm -f "$root"/var/cache/apt/archives/*.deb
         touch "$root/.standin-complete"
     fi
@@ -162,11 +166,12 @@ build_runtime_rootfs() {
     if ! ls "$CACHE"/debs/libc6_*.deb >/dev/null 2>&1; then
         # The SDK root filesystem was built by an older run that did not keep its .debs.
         mkdir -p "$CACHE/debs"
-        (cd "$CACHE/debs" && apt-get download libc6 libgcc-s1 libstdc++6 libssl3 ca-certificates) >/dev/null
+        # shellcheck disable=SC2086
+        (cd "$CACHE/debs" && apt-get download $RUNTIME_PKGS) >/dev/null
     fi
     remove_tree "$root"
     mkdir -p "$root"
-    for p in libc6 libgcc-s1 libstdc++6 libssl3 ca-certificates; do
+    for p in $RUNTIME_PKGS; do
         deb="$(ls "$CACHE"/debs/"${p}"_*.deb | sort -V | tail -n1)"
         [[ -f "$deb" ]] || die "no $p .deb in $CACHE/debs"
         dpkg-deb -x "$deb" "$root"
