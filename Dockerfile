@@ -1,0 +1,43 @@
+# AotKvs container image: a Native AOT build on the .NET SDK (with clang), copied into a
+# distroless runtime image (no shell, no package manager). Builds with no build arguments
+# under the classic builder, BuildKit and Podman alike, and is native to the machine that
+# builds it (x64 or arm64). How to build and run it: docs/containers.md.
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0-noble-aot AS build
+
+# Restore in its own layer, keyed on the project file alone, so a code change does not
+# download packages again. If a Directory.Build.props, global.json or NuGet.config is ever
+# added at the top level, add it to this COPY too.
+# The runtime identifier comes from the build machine itself (not from BuildKit's
+# TARGETARCH, which the classic builder does not set), and is kept in /tmp/rid
+# so restore and publish agree.
+# (No WORKDIR: under the classic builder each one is another full copy of the SDK image's
+# layers on copy-based storage drivers; absolute paths do the same job.)
+COPY AotKvs.csproj /src/
+RUN set -eu; \
+    cd /src; \
+    case "$(uname -m)" in \
+        x86_64 | amd64) rid=linux-x64 ;; \
+        aarch64 | arm64) rid=linux-arm64 ;; \
+        *) echo "AotKvs image: unsupported machine $(uname -m)" >&2; exit 1 ;; \
+    esac; \
+    echo "$rid" > /tmp/rid; \
+    dotnet restore AotKvs.csproj -r "$rid"
+
+COPY . /src/
+RUN cd /src \
+    && dotnet publish AotKvs.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out \
+    && test -x /out/AotKvs
+
+FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
+WORKDIR /app
+COPY --from=build /out/AotKvs /app/AotKvs
+# The base image says 8080; the contract says 8090, in and out of a container.
+ENV ASPNETCORE_HTTP_PORTS=8090
+EXPOSE 8090
+# The base image's non-root user (app, uid 1654).
+USER $APP_UID
+# No shell and no curl in this image: the binary probes its own /healthz.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/app/AotKvs", "--healthcheck"]
+ENTRYPOINT ["/app/AotKvs"]
