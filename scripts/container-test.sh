@@ -19,7 +19,8 @@
 # Traffic goes only from this host to 127.0.0.1 published ports. Every wait is bounded.
 # It cleans up after itself (containers, network, the engine if it started it); images and
 # the stand-ins' root filesystem are kept as a cache for the next run.
-# Last line: "container-test: N passed, M failed"; exit status non-zero on any failure.
+# Last line: "RESULT passed=N failed=M" (scripts/test.sh adds it up; the xunit runs count
+# test by test); exit status non-zero on any failure.
 #
 # Env: DOCKER (docker; podman works for the cluster steps), SINGLE_PORT (18090: host port
 # for the single-container run; the graders use 8090), FORWARD_BOUND_MS (2000),
@@ -268,11 +269,27 @@ finish() {
     sed 's/^/  /' "$MEASURE"
     printf 'total time %ds\n' "$((SECONDS - t_start))"
     ((rc == 0 || failed > 0)) || fail "container-test stopped early (status $rc)"
-    printf 'container-test: %d passed, %d failed\n' "$passed" "$failed"
+    printf 'RESULT passed=%d failed=%d\n' "$passed" "$failed"
     ((failed == 0)) && exit 0 || exit 1
 }
 trap finish EXIT
 trap 'fail "interrupted"; exit 130' INT TERM
+
+# Runs the xunit black-box suite against running servers and adds its counts test by test.
+run_xunit() { # run_xunit LABEL MAIN_URL FORWARDER_URLS
+    local label="$1" log="$OUT/xunit-$1.log" summary p f
+    KVS_MAIN_URL="$2" KVS_FORWARDER_URLS="$3" dotnet test tests/AotKvs.Tests -c Release \
+        --filter Category=BlackBox -nologo >"$log" 2>&1
+    summary="$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1)"
+    if [[ -z "$summary" ]]; then
+        tail -n 30 "$log"; fail "xunit black-box suite ($label) did not run"; return
+    fi
+    p="$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")"
+    f="$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$summary")"
+    passed=$((passed + p)); failed=$((failed + f))
+    ((f == 0)) || grep -E '^\s+Failed ' "$log" | head -n 20
+    printf '  xunit black-box suite (%s): %d passed, %d failed\n' "$label" "$p" "$f"
+}
 
 # An instance is up when it answers HTTP at all on its host port. Prints the ms waited.
 wait_answers() { # wait_answers PORT START_US [SECONDS]
@@ -374,11 +391,7 @@ EOF
         spec_rows "$S" single
         # >>> XUNIT HOOK (single instance): the black-box suite against this container.
         if [[ "${KVS_BLACKBOX:-0}" == 1 && -d tests/AotKvs.Tests ]]; then
-            if KVS_MAIN_URL="$S" KVS_FORWARDER_URLS="" dotnet test tests/AotKvs.Tests --filter Category=BlackBox >"$OUT/xunit-single.log" 2>&1; then
-                pass "xunit black-box suite against the single container"
-            else
-                tail -n 30 "$OUT/xunit-single.log"; fail "xunit black-box suite against the single container"
-            fi
+            run_xunit single "$S" ""
         fi
         # <<< XUNIT HOOK
         health_note kvs-single
@@ -460,12 +473,7 @@ fi
 
 # >>> XUNIT HOOK (cluster): the black-box suite through main and the forwarders.
 if [[ "${KVS_BLACKBOX:-0}" == 1 && -d tests/AotKvs.Tests ]]; then
-    if KVS_MAIN_URL="$M" KVS_FORWARDER_URLS="http://127.0.0.1:${FWD_PORTS[0]},http://127.0.0.1:${FWD_PORTS[1]}" \
-        dotnet test tests/AotKvs.Tests --filter Category=BlackBox >"$OUT/xunit-cluster.log" 2>&1; then
-        pass "xunit black-box suite through main and the forwarders"
-    else
-        tail -n 30 "$OUT/xunit-cluster.log"; fail "xunit black-box suite through main and the forwarders"
-    fi
+    run_xunit cluster "$M" "http://127.0.0.1:${FWD_PORTS[0]},http://127.0.0.1:${FWD_PORTS[1]}"
 else
     note "xunit black-box suite not run (KVS_BLACKBOX=1 and tests/AotKvs.Tests enable it)"
 fi
