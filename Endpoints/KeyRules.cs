@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Text;
 using System.Text.Unicode;
 
 namespace AotKvs.Endpoints;
@@ -9,6 +7,7 @@ internal enum KeyStatus { Valid, Missing, Malformed, NotKeyPath }
 /// <summary>
 /// How a key is read from a path: everything after "/kvs/", percent-decoded as UTF-8.
 /// '+' is a plain plus (it means space only in form bodies); "%2F" is a slash inside the key.
+/// Keys stay UTF-8 bytes from the wire to the store.
 /// </summary>
 internal static class KeyRules
 {
@@ -19,24 +18,6 @@ internal static class KeyRules
 
     /// <summary>Longest percent-encoded form of a storable key: 4 UTF-8 bytes a code point, 3 chars a byte.</summary>
     public const int MaxEncodedLength = MaxCodePoints * 4 * 3;
-
-    /// <summary>Decodes into a new string; for keys that will be stored.</summary>
-    public static KeyStatus TryDecode(ReadOnlySpan<char> path, out string key)
-    {
-        key = "";
-        var status = Locate(path, out var encoded);
-        if (status != KeyStatus.Valid)
-            return status;
-
-        char[]? rented = null;
-        var chars = encoded.Length <= 256 ? stackalloc char[256] : (rented = ArrayPool<char>.Shared.Rent(encoded.Length));
-        status = TryDecode(encoded, chars, out var written);
-        if (status == KeyStatus.Valid)
-            key = new string(chars[..written]);
-        if (rented is not null)
-            ArrayPool<char>.Shared.Return(rented);
-        return status;
-    }
 
     /// <summary>The still-encoded key: the part of the path after "/kvs/".</summary>
     public static KeyStatus Locate(ReadOnlySpan<char> path, out ReadOnlySpan<char> encoded)
@@ -54,63 +35,50 @@ internal static class KeyRules
     }
 
     /// <summary>
-    /// Percent-decodes <paramref name="encoded"/> and checks the bytes are UTF-8, writing the
-    /// key as UTF-16 into <paramref name="destination"/> (at least encoded.Length long).
+    /// Percent-decodes <paramref name="encoded"/> into <paramref name="destination"/> (at
+    /// least encoded.Length long) and checks that the bytes are UTF-8.
     /// </summary>
-    public static KeyStatus TryDecode(ReadOnlySpan<char> encoded, Span<char> destination, out int written)
+    public static KeyStatus TryDecode(ReadOnlySpan<char> encoded, Span<byte> destination, out int length)
     {
-        written = 0;
-        byte[]? rented = null;
-        var bytes = encoded.Length <= 256 ? stackalloc byte[256] : (rented = ArrayPool<byte>.Shared.Rent(encoded.Length));
-        try
+        length = 0;
+        for (var i = 0; i < encoded.Length; i++)
         {
-            var length = 0;
-            for (var i = 0; i < encoded.Length; i++)
+            var c = encoded[i];
+            if (c == '%')
             {
-                var c = encoded[i];
-                if (c == '%')
-                {
-                    if (i + 2 >= encoded.Length)
-                        return KeyStatus.Malformed;
-                    var hi = HexValue(encoded[i + 1]);
-                    var lo = HexValue(encoded[i + 2]);
-                    if ((hi | lo) < 0)
-                        return KeyStatus.Malformed;
-                    bytes[length++] = (byte)(hi << 4 | lo);
-                    i += 2;
-                }
-                else if (c <= 0x7F)
-                {
-                    bytes[length++] = (byte)c;
-                }
-                else
-                {
-                    return KeyStatus.Malformed; // the HTTP layer hands us ASCII; anything else was never encoded
-                }
+                if (i + 2 >= encoded.Length)
+                    return KeyStatus.Malformed;
+                var hi = HexValue(encoded[i + 1]);
+                var lo = HexValue(encoded[i + 2]);
+                if ((hi | lo) < 0)
+                    return KeyStatus.Malformed;
+                destination[length++] = (byte)(hi << 4 | lo);
+                i += 2;
             }
-
-            var status = Utf8.ToUtf16(bytes[..length], destination, out _, out written, replaceInvalidSequences: false);
-            return status == OperationStatus.Done ? KeyStatus.Valid : KeyStatus.Malformed;
+            else if (c <= 0x7F)
+            {
+                destination[length++] = (byte)c;
+            }
+            else
+            {
+                return KeyStatus.Malformed; // the HTTP layer hands us ASCII; anything else was never encoded
+            }
         }
-        finally
-        {
-            if (rented is not null)
-                ArrayPool<byte>.Shared.Return(rented);
-        }
+        return Utf8.IsValid(destination[..length]) ? KeyStatus.Valid : KeyStatus.Malformed;
     }
 
-    /// <summary>Code points in a UTF-16 key: every char except the second half of a pair.</summary>
-    public static int CodePoints(ReadOnlySpan<char> key)
+    /// <summary>Code points in valid UTF-8: every byte that does not continue a sequence.</summary>
+    public static int CodePoints(ReadOnlySpan<byte> utf8)
     {
-        var count = key.Length;
-        foreach (var c in key)
-            if (char.IsLowSurrogate(c))
-                count--;
+        var count = 0;
+        foreach (var b in utf8)
+            if ((b & 0xC0) != 0x80)
+                count++;
         return count;
     }
 
-    public static bool IsTooLong(ReadOnlySpan<char> key) =>
-        key.Length > MaxCodePoints && CodePoints(key) > MaxCodePoints;
+    public static bool IsTooLong(ReadOnlySpan<byte> utf8) =>
+        utf8.Length > MaxCodePoints && CodePoints(utf8) > MaxCodePoints;
 
     private static int HexValue(char c) => c switch
     {

@@ -22,8 +22,7 @@ internal static class KeyValueEndpoints
         if (RequestTarget.PathAndQuery(context) is not { } target)
             return Responses.BadTarget.WriteAsync(context.Response);
 
-        var path = RequestTarget.Path(target);
-        var status = KeyRules.Locate(path, out var encodedKey);
+        var status = KeyRules.Locate(RequestTarget.Path(target), out var encodedKey);
         if (status != KeyStatus.Valid)
             return Answer(status).WriteAsync(context.Response);
 
@@ -45,7 +44,7 @@ internal static class KeyValueEndpoints
         if (encodedKey.Length > KeyRules.MaxEncodedLength)
             return Responses.KeyNotFound.WriteAsync(response); // longer than any key a PUT accepts
 
-        Span<char> buffer = stackalloc char[encodedKey.Length];
+        Span<byte> buffer = stackalloc byte[encodedKey.Length];
         var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
         if (status != KeyStatus.Valid)
             return Answer(status).WriteAsync(response);
@@ -53,31 +52,38 @@ internal static class KeyValueEndpoints
         var key = buffer[..length];
         if (remove)
             return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
-        return store.TryGet(key, out var value)
-            ? Responses.WriteFoundAsync(response, value)
+        return store.TryGet(key, out var entry)
+            ? Responses.WriteFoundAsync(response, Entry.Value(entry))
             : Responses.KeyNotFound.WriteAsync(response);
     }
 
     private static async Task PutAsync(HttpContext context, KeyValueStore store, string target, int maxJsonDepth)
     {
-        // The key's own errors come first: they are about the address, not the body.
-        var status = KeyRules.TryDecode(RequestTarget.Path(target), out var key);
-        if (status != KeyStatus.Valid)
-        {
-            await Answer(status).WriteAsync(context.Response);
-            return;
-        }
-
         var (body, error) = await RequestBody.ReadAsync(context.Request);
         using (body)
-        {
-            var answer = error
-                ?? (PutBody.TryReadValue(body.Span, maxJsonDepth) is not { } value ? Responses.NoValue
-                : KeyRules.IsTooLong(key) ? Responses.KeyTooLong
-                : store.Put(key, value) == PutOutcome.Created ? Responses.Created
-                : Responses.Replaced);
-            await answer.WriteAsync(context.Response);
-        }
+            await (error ?? Put(store, RequestTarget.Path(target), body.Span, maxJsonDepth)).WriteAsync(context.Response);
+    }
+
+    /// <summary>
+    /// The key's encoding is checked first (it is about the address), then the body, then
+    /// the key's length, as the SPEC's table orders them.
+    /// </summary>
+    private static JsonResponse Put(KeyValueStore store, ReadOnlySpan<char> path, ReadOnlySpan<byte> body, int maxJsonDepth)
+    {
+        KeyRules.Locate(path, out var encodedKey);
+        if (encodedKey.Length > KeyRules.MaxEncodedLength)
+            return PutBody.TryFindValue(body, maxJsonDepth, out _) ? Responses.KeyTooLong : Responses.NoValue;
+
+        Span<byte> buffer = stackalloc byte[encodedKey.Length];
+        if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
+            return Responses.KeyMalformed;
+        var key = buffer[..length];
+
+        if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
+            return Responses.NoValue;
+        if (KeyRules.IsTooLong(key))
+            return Responses.KeyTooLong;
+        return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
     }
 
     private static JsonResponse Answer(KeyStatus status) => status switch

@@ -31,6 +31,6 @@ internal static class Responses
     private static readonly byte[] FoundSuffix = "}"u8.ToArray();
 
     /// <summary>200 with the stored JSON value spliced in as it was written.</summary>
-    public static Task WriteFoundAsync(HttpResponse response, byte[] value) =>
+    public static Task WriteFoundAsync(HttpResponse response, ReadOnlySpan<byte> value) =>
         JsonResponse.WriteAsync(response, StatusCodes.Status200OK, FoundPrefix, value, FoundSuffix);
 }

@@ -1,38 +1,92 @@
-using System.Collections.Concurrent;
-
 namespace AotKvs.Storage;
 
 internal enum PutOutcome { Created, Replaced }
 
 /// <summary>
-/// The data of a main instance: keys to the exact UTF-8 JSON text of their values.
-/// Every operation is one atomic step on a concurrent map, so concurrent PUTs of a new key
-/// yield exactly one Created, and a DELETE racing a PUT never loses or duplicates.
+/// The data of a main instance: UTF-8 keys to the exact JSON text of their values.
+/// Keys are spread over shards by hash; each shard is a set of entries under its own lock,
+/// so every PUT and DELETE decides its outcome atomically (32 concurrent PUTs of a new key
+/// give one Created), while requests for different keys rarely wait for each other.
 /// </summary>
 internal sealed class KeyValueStore
 {
-    private readonly ConcurrentDictionary<string, byte[]> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, byte[]>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
+    private const int ShardBits = 6;
+    private readonly Shard[] _shards = new Shard[1 << ShardBits];
 
-    public KeyValueStore() => _bySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
-
-    public int Count => _entries.Count;
-
-    /// <summary>Looks a key up without allocating a string for it.</summary>
-    public bool TryGet(ReadOnlySpan<char> key, out byte[] value) => _bySpan.TryGetValue(key, out value!);
-
-    public PutOutcome Put(string key, byte[] value)
+    public KeyValueStore()
     {
-        // Add if absent, else swap out the exact value we saw; retry if a DELETE or another
-        // PUT got in between. Each exit is a single atomic map operation.
-        while (true)
+        for (var i = 0; i < _shards.Length; i++)
+            _shards[i] = new Shard();
+    }
+
+    public int Count
+    {
+        get
         {
-            if (_entries.TryAdd(key, value))
-                return PutOutcome.Created;
-            if (_entries.TryGetValue(key, out var current) && _entries.TryUpdate(key, value, current))
-                return PutOutcome.Replaced;
+            var count = 0;
+            foreach (var shard in _shards)
+                count += shard.Count;
+            return count;
         }
     }
 
-    public bool TryRemove(ReadOnlySpan<char> key) => _bySpan.TryRemove(key, out _, out _);
+    /// <summary>The whole entry, immutable; its value is <see cref="Entry.Value"/>.</summary>
+    public bool TryGet(ReadOnlySpan<byte> key, out byte[] entry)
+    {
+        var shard = ShardFor(key);
+        lock (shard.Lock)
+            return shard.ByKey.TryGetValue(key, out entry!);
+    }
+
+    public PutOutcome Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> valueJson)
+    {
+        var entry = Entry.Create(key, valueJson); // built outside the lock
+        var shard = ShardFor(key);
+        lock (shard.Lock)
+        {
+            if (shard.ByKey.Remove(key))
+            {
+                shard.Entries.Add(entry);
+                return PutOutcome.Replaced;
+            }
+            shard.Entries.Add(entry);
+            return PutOutcome.Created;
+        }
+    }
+
+    public bool TryRemove(ReadOnlySpan<byte> key)
+    {
+        var shard = ShardFor(key);
+        lock (shard.Lock)
+            return shard.ByKey.Remove(key);
+    }
+
+    /// <summary>Total length of the stored values; walks every shard, so for scrapes, not requests.</summary>
+    public long ValueBytes()
+    {
+        long total = 0;
+        foreach (var shard in _shards)
+            lock (shard.Lock)
+                foreach (var entry in shard.Entries)
+                    total += Entry.ValueLength(entry);
+        return total;
+    }
+
+    private Shard ShardFor(ReadOnlySpan<byte> key) =>
+        _shards[(uint)EntryKeyComparer.Hash(key) >> (32 - ShardBits)];
+
+    private sealed class Shard
+    {
+        public readonly Lock Lock = new();
+        public readonly HashSet<byte[]> Entries;
+        public readonly HashSet<byte[]>.AlternateLookup<ReadOnlySpan<byte>> ByKey;
+
+        public Shard()
+        {
+            Entries = new HashSet<byte[]>(EntryKeyComparer.Instance);
+            ByKey = Entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+        }
+
+        public int Count => Entries.Count;
+    }
 }

@@ -10,23 +10,24 @@ namespace AotKvs.Storage;
 internal static class PutBody
 {
     /// <summary>
-    /// The raw JSON of the "value" member (the last one, if repeated, as most JSON parsers
-    /// do), or null when the body is not valid UTF-8 JSON, not an object, or has no "value".
+    /// Finds the raw JSON of the "value" member (the last one, if repeated, as most JSON
+    /// parsers do). False when the body is not valid UTF-8 JSON, not an object, or has no "value".
     /// </summary>
-    public static byte[]? TryReadValue(ReadOnlySpan<byte> body, int maxDepth)
+    public static bool TryFindValue(ReadOnlySpan<byte> body, int maxDepth, out Range value)
     {
+        value = default;
         // The JSON reader does not check the UTF-8 inside strings; a value we store must be
         // valid JSON text when we hand it back.
         if (!Utf8.IsValid(body))
-            return null;
+            return false;
 
         try
         {
             var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = maxDepth });
             if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                return null;
+                return false;
 
-            Range? value = null;
+            var found = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var isValue = reader.ValueTextEquals("value"u8);
@@ -34,17 +35,18 @@ internal static class PutBody
                 var start = (int)reader.TokenStartIndex;
                 reader.Skip();
                 if (isValue)
+                {
                     value = start..(int)reader.BytesConsumed;
+                    found = true;
+                }
             }
 
             // Reading past the closing brace throws if anything but whitespace follows it.
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-                return null;
-            return value is { } range ? body[range].ToArray() : null;
+            return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && found;
         }
         catch (JsonException)
         {
-            return null;
+            return false;
         }
     }
 }

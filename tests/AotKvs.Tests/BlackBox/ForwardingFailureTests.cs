@@ -22,6 +22,7 @@ public sealed class ForwardingFailureTests
     public async Task Main_refusing_connections_gives_503_at_once()
     {
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{FreePort.Next()}");
+        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward); // pages the fresh process in
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
         answer.ShouldBe(503, CannotForward);
         Assert.True(elapsed < TimeSpan.FromMilliseconds(500), $"took {elapsed}");
@@ -120,6 +121,7 @@ public sealed class ForwardingFailureTests
     {
         using var first = ServerProcess.StartForwarder($"127.0.0.1:{FreePort.Next()}");
         using var second = ServerProcess.StartForwarder(first.Address);
+        (await GetAsync(second.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward);
         var (answer, elapsed) = await TimedGetAsync(second, "/kvs/a");
         answer.ShouldBe(503, CannotForward);
         Assert.True(elapsed < TimeSpan.FromMilliseconds(500), $"took {elapsed}");

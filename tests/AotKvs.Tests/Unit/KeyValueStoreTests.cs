@@ -1,3 +1,4 @@
+using System.Text;
 using AotKvs.Storage;
 using Xunit;
 
@@ -6,17 +7,46 @@ namespace AotKvs.Tests.Unit;
 [Trait("Category", "Unit")]
 public sealed class KeyValueStoreTests
 {
+    private static ReadOnlySpan<byte> K(string key) => Encoding.UTF8.GetBytes(key);
+
     [Fact]
     public void Put_reports_created_then_replaced_and_get_sees_the_latest()
     {
         var store = new KeyValueStore();
-        Assert.Equal(PutOutcome.Created, store.Put("k", [1]));
-        Assert.Equal(PutOutcome.Replaced, store.Put("k", [2]));
-        Assert.True(store.TryGet("k", out var value));
-        Assert.Equal([2], value);
-        Assert.True(store.TryRemove("k"));
-        Assert.False(store.TryRemove("k"));
-        Assert.False(store.TryGet("k", out _));
+        Assert.Equal(PutOutcome.Created, store.Put(K("k"), "1"u8));
+        Assert.Equal(PutOutcome.Replaced, store.Put(K("k"), "[2]"u8));
+        Assert.True(store.TryGet(K("k"), out var entry));
+        Assert.Equal("[2]", Encoding.UTF8.GetString(Entry.Value(entry)));
+        Assert.Equal("k", Encoding.UTF8.GetString(Entry.Key(entry)));
+        Assert.Equal(1, store.Count);
+        Assert.Equal(3, store.ValueBytes());
+        Assert.True(store.TryRemove(K("k")));
+        Assert.False(store.TryRemove(K("k")));
+        Assert.False(store.TryGet(K("k"), out _));
+        Assert.Equal(0, store.Count);
+    }
+
+    [Fact]
+    public void Keys_are_compared_byte_for_byte()
+    {
+        var store = new KeyValueStore();
+        foreach (var key in new[] { "a", "A", "a ", "é", "e\u0301", "", "\0" })
+            Assert.Equal(PutOutcome.Created, store.Put(K(key), "0"u8));
+        Assert.Equal(7, store.Count);
+    }
+
+    [Fact]
+    public void Many_keys_survive_growth_and_read_back()
+    {
+        var store = new KeyValueStore();
+        for (var i = 0; i < 50_000; i++)
+            store.Put(K($"key{i}"), Encoding.UTF8.GetBytes(i.ToString()));
+        for (var i = 0; i < 50_000; i += 997)
+        {
+            Assert.True(store.TryGet(K($"key{i}"), out var entry));
+            Assert.Equal(i.ToString(), Encoding.UTF8.GetString(Entry.Value(entry)));
+        }
+        Assert.Equal(50_000, store.Count);
     }
 
     [Fact]
@@ -26,7 +56,7 @@ public sealed class KeyValueStoreTests
         {
             var store = new KeyValueStore();
             var outcomes = new PutOutcome[8];
-            Parallel.For(0, outcomes.Length, i => outcomes[i] = store.Put("k", [(byte)i]));
+            Parallel.For(0, outcomes.Length, i => outcomes[i] = store.Put("k"u8, [(byte)('0' + i)]));
             Assert.Single(outcomes, o => o == PutOutcome.Created);
         }
     }
@@ -38,8 +68,8 @@ public sealed class KeyValueStoreTests
         int created = 0, deleted = 0;
         Parallel.For(0, 20_000, i =>
         {
-            if (i % 2 == 0 && store.Put("k", [1]) == PutOutcome.Created) Interlocked.Increment(ref created);
-            if (i % 2 == 1 && store.TryRemove("k")) Interlocked.Increment(ref deleted);
+            if (i % 2 == 0 && store.Put("k"u8, "1"u8) == PutOutcome.Created) Interlocked.Increment(ref created);
+            if (i % 2 == 1 && store.TryRemove("k"u8)) Interlocked.Increment(ref deleted);
         });
         Assert.Equal(created, deleted + store.Count);
     }

@@ -20,9 +20,9 @@ public sealed class PutBodyTests
     [InlineData(" \n{\"value\" : \"x\" }\n ", "\"x\"")]
     public void Keeps_the_exact_JSON_text_of_the_value(string body, string expected)
     {
-        var value = PutBody.TryReadValue(Encoding.UTF8.GetBytes(body), 64);
-        Assert.NotNull(value);
-        Assert.Equal(expected, Encoding.UTF8.GetString(value));
+        var bytes = Encoding.UTF8.GetBytes(body);
+        Assert.True(PutBody.TryFindValue(bytes, 64, out var value));
+        Assert.Equal(expected, Encoding.UTF8.GetString(bytes[value]));
     }
 
     [Theory]
@@ -38,17 +38,17 @@ public sealed class PutBodyTests
     [InlineData("{\"value\": 01}")]
     [InlineData("{\"value\": \"\\x\"}")]
     public void Refuses_bodies_without_a_value(string body) =>
-        Assert.Null(PutBody.TryReadValue(Encoding.UTF8.GetBytes(body), 64));
+        Assert.False(PutBody.TryFindValue(Encoding.UTF8.GetBytes(body), 64, out _));
 
     [Fact]
     public void Refuses_invalid_UTF8_inside_a_string() =>
-        Assert.Null(PutBody.TryReadValue([.. "{\"value\": \""u8, 0xFF, .. "\"}"u8], 64));
+        Assert.False(PutBody.TryFindValue([.. "{\"value\": \""u8, 0xFF, .. "\"}"u8], 64, out _));
 
     [Fact]
     public void Nesting_limit_holds()
     {
         var deep = "{\"value\": " + new string('[', 100) + new string(']', 100) + "}";
-        Assert.NotNull(PutBody.TryReadValue(Encoding.UTF8.GetBytes(deep), 128));
-        Assert.Null(PutBody.TryReadValue(Encoding.UTF8.GetBytes(deep), 64));
+        Assert.True(PutBody.TryFindValue(Encoding.UTF8.GetBytes(deep), 128, out _));
+        Assert.False(PutBody.TryFindValue(Encoding.UTF8.GetBytes(deep), 64, out _));
     }
 }

@@ -1,0 +1,54 @@
+namespace AotKvs.Storage;
+
+/// <summary>
+/// One stored key and its value in a single array: [key length][key UTF-8][value JSON].
+/// One object per key keeps the per-key overhead near one array header. Entries are never
+/// changed after they are made; a PUT replaces the whole entry.
+/// </summary>
+internal static class Entry
+{
+    /// <summary>Longest key in UTF-8 bytes that the one-byte length prefix can hold.</summary>
+    public const int MaxKeyBytes = byte.MaxValue;
+
+    public static byte[] Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        if (key.Length > MaxKeyBytes)
+            throw new ArgumentOutOfRangeException(nameof(key), "keys are at most 50 code points, 200 UTF-8 bytes");
+        var entry = GC.AllocateUninitializedArray<byte>(1 + key.Length + value.Length);
+        entry[0] = (byte)key.Length;
+        key.CopyTo(entry.AsSpan(1));
+        value.CopyTo(entry.AsSpan(1 + key.Length));
+        return entry;
+    }
+
+    public static ReadOnlySpan<byte> Key(byte[] entry) => entry.AsSpan(1, entry[0]);
+
+    public static ReadOnlySpan<byte> Value(byte[] entry) => entry.AsSpan(1 + entry[0]);
+
+    public static int ValueLength(byte[] entry) => entry.Length - 1 - entry[0];
+}
+
+/// <summary>Compares entries by their keys, and looks entries up by a bare key span.</summary>
+internal sealed class EntryKeyComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
+{
+    public static readonly EntryKeyComparer Instance = new();
+
+    public bool Equals(byte[]? x, byte[]? y) => x is not null && y is not null && Entry.Key(x).SequenceEqual(Entry.Key(y));
+
+    public int GetHashCode(byte[] entry) => Hash(Entry.Key(entry));
+
+    public bool Equals(ReadOnlySpan<byte> key, byte[] entry) => key.SequenceEqual(Entry.Key(entry));
+
+    public int GetHashCode(ReadOnlySpan<byte> key) => Hash(key);
+
+    public byte[] Create(ReadOnlySpan<byte> key) =>
+        throw new NotSupportedException("entries are created with their value");
+
+    /// <summary>Seeded per process (HashCode), so clients cannot aim keys at one bucket.</summary>
+    public static int Hash(ReadOnlySpan<byte> key)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(key);
+        return hash.ToHashCode();
+    }
+}
