@@ -18,6 +18,15 @@ internal sealed class KeyValueStore
 
     public int Count => _entries.Count;
 
+    /// <summary>Total length of the stored values; walks the map, so for scrapes, not requests.</summary>
+    public long ValueBytes()
+    {
+        long total = 0;
+        foreach (var entry in _entries)
+            total += entry.Value.Length;
+        return total;
+    }
+
     /// <summary>Looks a key up without allocating a string for it.</summary>
     public bool TryGet(ReadOnlySpan<char> key, out byte[] value) => _bySpan.TryGetValue(key, out value!);
 
