@@ -25,12 +25,12 @@ public sealed class CommandLineTests
     }
 
     [Theory]
-    [InlineData(new[] { "--help" }, CommandKind.Help)]
-    [InlineData(new[] { "-h" }, CommandKind.Help)]
-    [InlineData(new[] { "--version" }, CommandKind.Version)]
-    [InlineData(new[] { "--healthcheck", "--port", "1" }, CommandKind.HealthCheck)]
-    public void Commands_are_recognised(string[] args, CommandKind kind) =>
-        Assert.Equal(kind, CommandLine.Parse(args).Kind);
+    [InlineData(new[] { "--help" }, "Help")]
+    [InlineData(new[] { "-h" }, "Help")]
+    [InlineData(new[] { "--version" }, "Version")]
+    [InlineData(new[] { "--healthcheck", "--port", "1" }, "HealthCheck")]
+    public void Commands_are_recognised(string[] args, string kind) =>
+        Assert.Equal(kind, CommandLine.Parse(args).Kind.ToString());
 
     [Theory]
     [InlineData("--bogus")]
