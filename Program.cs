@@ -5,18 +5,8 @@ using AotKvs.Operations;
 using AotKvs.Storage;
 
 var command = CommandLine.Parse(args);
-switch (command)
-{
-    case { Problem: { } problem }:
-        Console.Error.WriteLine($"AotKvs: {problem}");
-        return 2;
-    case { Kind: CommandKind.Help }:
-        Console.Out.Write(CommandLine.HelpText);
-        return 0;
-    case { Kind: CommandKind.Version }:
-        Console.Out.WriteLine($"AotKvs {HostSetup.Version}");
-        return 0;
-}
+if (command.Finish() is { } exitCode) // --help, --version, or a flag it cannot use
+    return exitCode;
 
 var builder = WebApplication.CreateSlimBuilder(command.HostArgs);
 
@@ -52,5 +42,13 @@ else
     app.MapKeyValueStore().MapUnknownPaths();
 
 app.LogStartupLine(options);
-app.Run();
+try
+{
+    app.Run();
+}
+catch (IOException e) // the port is taken or not ours to bind: one line, not a stack trace
+{
+    Console.Error.WriteLine($"AotKvs: cannot listen: {e.Message}");
+    return 2;
+}
 return 0;

@@ -74,6 +74,26 @@ internal static class CommandLine
         return new Command(kind, [.. hostArgs]);
     }
 
+    /// <summary>
+    /// Carries out the commands that end at once and returns their exit code: help and
+    /// version (0), or a command line it cannot use (2, with one message). Null: go on.
+    /// </summary>
+    public static int? Finish(this Command command)
+    {
+        if (command.Problem is { } problem)
+        {
+            Console.Error.WriteLine($"AotKvs: {problem}");
+            return 2;
+        }
+        if (command.Kind == CommandKind.Help)
+            Console.Out.Write(HelpText);
+        else if (command.Kind == CommandKind.Version)
+            Console.Out.WriteLine($"AotKvs {HostSetup.Version}");
+        else
+            return null;
+        return 0;
+    }
+
     private static Command Fail(string arg) => new(CommandKind.Serve, [], $"unknown option '{arg}' (see --help)");
 
     public static string HelpText
