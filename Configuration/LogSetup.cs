@@ -42,7 +42,12 @@ internal static class LogSetup
         builder.Logging.SetMinimumLevel(logs.Level);
         // The framework's own start-up chatter is replaced by our single line; asking for
         // debug or trace lets it through again.
-        builder.Logging.AddFilter("Microsoft", logs.Level <= LogLevel.Debug ? logs.Level : LogLevel.Warning);
+        var verbose = logs.Level <= LogLevel.Debug;
+        builder.Logging.AddFilter("Microsoft", verbose ? logs.Level : LogLevel.Warning);
+        // While this category is on at any level, the host starts an Activity and a logging
+        // scope for every request. It only ever logs request start and end (Information and
+        // Debug), so off it goes unless those were asked for: that is per-request work saved.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", verbose ? logs.Level : LogLevel.None);
         return builder;
     }
 }
