@@ -45,8 +45,9 @@ internal static class LogSetup
         var verbose = logs.Level <= LogLevel.Debug;
         builder.Logging.AddFilter("Microsoft", verbose ? logs.Level : LogLevel.Warning);
         // While this category is on at any level, the host starts an Activity and a logging
-        // scope for every request. It only ever logs request start and end (Information and
-        // Debug), so off it goes unless those were asked for: that is per-request work saved.
+        // scope for every request. It logs request start and end (Information, Debug) and
+        // start-up failures, which end the process with their own error anyway; so it is off
+        // unless debug or trace is asked for: per-request work saved.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", verbose ? logs.Level : LogLevel.None);
         return builder;
     }
