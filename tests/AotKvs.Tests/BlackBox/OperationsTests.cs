@@ -34,10 +34,12 @@ public sealed class OperationsTests
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{FreePort.Next()}");
         Assert.Equal(200, (await GetAsync(forwarder.BaseUri, "/healthz")).Status);
         Assert.Equal(200, (await GetAsync(forwarder.BaseUri, "/metrics")).Status);
+        Assert.Equal(200, (await GetAsync(forwarder.BaseUri, "/HEALTHZ?probe=1")).Status); // routed like every path
         (await GetAsync(forwarder.BaseUri, "/readyz")).ShouldBeJsonError(503);
         // Everything else is still forwarded, and so fails.
         (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, """{"error": "Cannot forward request"}""");
         (await GetAsync(forwarder.BaseUri, "/healthzz")).ShouldBe(503, """{"error": "Cannot forward request"}""");
+        (await GetAsync(forwarder.BaseUri, "/healthz/x")).ShouldBe(503, """{"error": "Cannot forward request"}""");
     }
 
     [Theory]
