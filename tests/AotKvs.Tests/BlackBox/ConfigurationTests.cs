@@ -73,6 +73,17 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Port_in_use_stops_start_up_with_one_message_and_exit_code_2()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        using var run = ServerProcess.Run([], "--urls", $"http://127.0.0.1:{port}");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("AotKvs: cannot listen:", run.Output);
+    }
+
+    [Fact]
     public async Task Port_flag_sets_the_listening_port()
     {
         var port = FreePort.Next();
