@@ -1,9 +1,14 @@
 using AotKvs.Configuration;
 using AotKvs.Endpoints;
 using AotKvs.Forwarding;
+using AotKvs.Operations;
 using AotKvs.Storage;
 
-var builder = WebApplication.CreateSlimBuilder(HostSetup.CreateOptions(args));
+var command = CommandLine.Parse(args);
+if (command.Finish() is { } exitCode) // --help, --version, or a flag it cannot use
+    return exitCode;
+
+var builder = WebApplication.CreateSlimBuilder(HostSetup.CreateOptions(command.HostArgs));
 
 ServiceOptions options;
 try
@@ -13,23 +18,37 @@ try
 catch (InvalidSettingException e)
 {
     Console.Error.WriteLine($"AotKvs: {e.Message}");
-    return 2;
+    return command.Kind == CommandKind.HealthCheck ? 1 : 2;
 }
+
+if (command.Kind == CommandKind.HealthCheck)
+    return await HealthCheck.RunAsync(ListenAddress.HealthUri(builder.Configuration, options));
 
 builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
 if (options.Forwarding is { } target)
-    builder.Services.AddSingleton(new Forwarder(target, options.ForwardTimeout));
+    builder.Services.AddSingleton(services => new Forwarder(target, options.ForwardTimeout, services.GetRequiredService<UpstreamReport>()));
 else
     builder.Services.AddSingleton<KeyValueStore>();
+builder.AddOperations(options);
 
 var app = builder.Build();
 
+app.UseAccessLog(options.Logs);
+app.MapOperations();
 if (options.IsForwarding)
     app.MapForwarding();
 else
     app.MapKeyValueStore().MapUnknownPaths();
 
 app.LogStartupLine(options);
-app.Run();
+try
+{
+    app.Run();
+}
+catch (IOException e) // the port is taken or not ours to bind: one line, not a stack trace
+{
+    Console.Error.WriteLine($"AotKvs: cannot listen: {e.Message}");
+    return 2;
+}
 return 0;

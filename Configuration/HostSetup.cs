@@ -1,14 +1,11 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Logging.Console;
 
 namespace AotKvs.Configuration;
 
 /// <summary>How the web host is set up: port, limits, logging, shutdown.</summary>
 internal static class HostSetup
 {
-    public const int DefaultPort = 8090;
-
     /// <summary>
     /// Content root is the binary's folder, not the working directory, and configuration
     /// files are not watched: the host would otherwise put an inotify watch on every folder
@@ -22,11 +19,7 @@ internal static class HostSetup
 
     public static WebApplicationBuilder ConfigureHost(this WebApplicationBuilder builder, ServiceOptions options)
     {
-        // 8090 unless the standard ASP.NET Core settings (--urls, ASPNETCORE_URLS,
-        // ASPNETCORE_HTTP_PORTS, ...) say otherwise.
-        var config = builder.Configuration;
-        if (string.IsNullOrEmpty(config["urls"]) && string.IsNullOrEmpty(config["http_ports"]) && string.IsNullOrEmpty(config["https_ports"]))
-            builder.WebHost.UseUrls($"http://*:{DefaultPort}");
+        ListenAddress.Apply(builder, options);
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -40,16 +33,7 @@ internal static class HostSetup
         // Idle: stop at once. In-flight requests get a few seconds to finish.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(5));
 
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            console.UseUtcTimestamp = true;
-            console.ColorBehavior = LoggerColorBehavior.Disabled;
-        });
-        // The framework's own start-up chatter is replaced by our single line.
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.AddLogs(options);
         return builder;
     }
 

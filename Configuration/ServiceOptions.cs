@@ -3,8 +3,8 @@ using AotKvs.Forwarding;
 namespace AotKvs.Configuration;
 
 /// <summary>
-/// Settings read once at start-up from configuration (environment variables and
-/// --NAME=value flags). A bad value stops start-up with one clear message.
+/// Settings read once at start-up from configuration (environment variables, overridden
+/// by the flags of <see cref="CommandLine"/>). A bad value stops start-up with one clear message.
 /// </summary>
 internal sealed record ServiceOptions(
     ForwardingTarget? Forwarding,
@@ -14,6 +14,13 @@ internal sealed record ServiceOptions(
 {
     public bool IsForwarding => Forwarding is not null;
     public string Role => IsForwarding ? "forwarding" : "main";
+
+    /// <summary>KVS_PORT; null leaves the port to the ASP.NET Core settings, else 8090.</summary>
+    public int? Port { get; init; }
+
+    public TimeSpan ReadyProbeInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public LogSettings Logs { get; init; } = new(LogFormat.Text, LogLevel.Information, Environment.MachineName, AccessLog: false);
 
     public static ServiceOptions Load(IConfiguration config)
     {
@@ -26,10 +33,15 @@ internal sealed record ServiceOptions(
             forwarding,
             TimeSpan.FromMilliseconds(ReadInt(config, "KVS_FORWARD_TIMEOUT_MS", 1000, 1, 600_000)),
             ReadInt(config, "KVS_MAX_BODY_BYTES", 16 * 1024 * 1024, 1, int.MaxValue),
-            ReadInt(config, "KVS_MAX_JSON_DEPTH", 512, 1, 100_000));
+            ReadInt(config, "KVS_MAX_JSON_DEPTH", 512, 1, 100_000))
+        {
+            Port = string.IsNullOrWhiteSpace(config["KVS_PORT"]) ? null : ReadInt(config, "KVS_PORT", 0, 1, 65535),
+            ReadyProbeInterval = TimeSpan.FromMilliseconds(ReadInt(config, "KVS_READY_PROBE_MS", 1000, 10, 3_600_000)),
+            Logs = LogSettings.Load(config),
+        };
     }
 
-    private static int ReadInt(IConfiguration config, string name, int fallback, int min, int max)
+    internal static int ReadInt(IConfiguration config, string name, int fallback, int min, int max)
     {
         var text = config[name];
         if (string.IsNullOrWhiteSpace(text))

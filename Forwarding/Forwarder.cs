@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using AotKvs.Endpoints;
+using AotKvs.Operations;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace AotKvs.Forwarding;
@@ -9,7 +10,7 @@ namespace AotKvs.Forwarding;
 /// received, body and Content-Type) and returns main's status, body, Content-Type and Allow.
 /// Any failure to get a whole answer in time becomes the SPEC's 503.
 /// </summary>
-internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDisposable
+internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport? report = null) : IDisposable
 {
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
@@ -62,6 +63,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDi
         {
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
+            report?.Failed(e);
             DropPool(invoker);
             await Responses.CannotForward.WriteAsync(context.Response);
             return;
@@ -69,6 +71,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDi
 
         using (response)
         {
+            report?.Answered((int)response.StatusCode);
             var outgoing = context.Response;
             outgoing.StatusCode = (int)response.StatusCode;
             CopyHeader(response.Content.Headers, "Content-Type", outgoing);

@@ -1,13 +1,14 @@
+using AotKvs.Configuration;
+
 namespace AotKvs.Forwarding;
 
 /// <summary>
 /// Where a forwarding instance sends requests: FORWARDING_ADDRESS as "host:port", where
-/// host is an IPv4 address, a bracketed IPv6 address or a name. Without a port, 8090.
+/// host is an IPv4 address, a bracketed IPv6 address or a name. Without a port, the
+/// service's own default port (8090), since main is the same binary.
 /// </summary>
 internal sealed class ForwardingTarget
 {
-    public const int DefaultPort = 8090;
-
     private readonly string _origin;
 
     private ForwardingTarget(string origin, string display)
@@ -35,7 +36,7 @@ internal sealed class ForwardingTarget
             return false;
         }
 
-        var port = uri.IsDefaultPort && !text.EndsWith(":80", StringComparison.Ordinal) ? DefaultPort : uri.Port;
+        var port = uri.IsDefaultPort && !text.EndsWith(":80", StringComparison.Ordinal) ? ListenAddress.DefaultPort : uri.Port;
         if (port is < 1 or > 65535)
         {
             problem = $"FORWARDING_ADDRESS '{address}' has a port outside 1-65535";

@@ -127,6 +127,27 @@ public sealed class ServerProcess : IDisposable
 
     public bool WaitForExit(TimeSpan bound) => _process.WaitForExit(bound);
 
+    /// <summary>Waits (bounded) for the process to end and for all of its output to be read.</summary>
+    public bool WaitForExitAndOutput(TimeSpan bound)
+    {
+        if (!_process.WaitForExit(bound))
+            return false;
+        _process.WaitForExit(); // returns once the redirected streams are drained
+        return true;
+    }
+
+    /// <summary>Runs the binary with these settings and arguments to its end (bounded); for one-shot modes.</summary>
+    public static ServerProcess Run((string Name, string Value)[] env, params string[] args)
+    {
+        var process = Launch(env, args);
+        if (!process.WaitForExitAndOutput(TimeSpan.FromSeconds(15)))
+        {
+            process.Dispose();
+            throw new TimeoutException($"AotKvs {string.Join(' ', args)} did not exit within 15 s");
+        }
+        return process;
+    }
+
     public int ExitCode => _process.ExitCode;
 
     public void Kill()

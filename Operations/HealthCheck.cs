@@ -1,0 +1,31 @@
+namespace AotKvs.Operations;
+
+/// <summary>
+/// "AotKvs --healthcheck": the container's HEALTHCHECK, for an image with no shell or curl.
+/// Exit 0 when this configuration's /healthz answers 200 within two seconds, else 1.
+/// </summary>
+internal static class HealthCheck
+{
+    public static async Task<int> RunAsync(Uri health)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null })
+        {
+            Timeout = TimeSpan.FromSeconds(2),
+        };
+        try
+        {
+            using var response = await client.GetAsync(health);
+            if (response.StatusCode == System.Net.HttpStatusCode.OK)
+            {
+                Console.Out.WriteLine($"healthy: {health} answered 200");
+                return 0;
+            }
+            Console.Out.WriteLine($"unhealthy: {health} answered {(int)response.StatusCode}");
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
+        {
+            Console.Out.WriteLine($"unhealthy: {health} gave no answer ({ForwardFailure.Cause(e)})");
+        }
+        return 1;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Text;
+using AotKvs.Configuration;
+using AotKvs.Endpoints;
+
+namespace AotKvs.Operations;
+
+/// <summary>
+/// The reserved paths every instance answers itself, whatever its role, and never forwards:
+/// liveness, readiness and Prometheus metrics. Their literal routes win over the catch-all.
+/// </summary>
+internal static class OperationalEndpoints
+{
+    public const string HealthPath = "/healthz";
+    public const string ReadyPath = "/readyz";
+    public const string MetricsPath = "/metrics";
+
+    public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
+    {
+        var options = app.ServiceProvider.GetRequiredService<ServiceOptions>();
+        var readiness = app.ServiceProvider.GetRequiredService<Readiness>();
+        var collector = app.ServiceProvider.GetRequiredService<MetricsCollector>();
+        _ = app.ServiceProvider.GetRequiredService<ServiceMetrics>(); // instruments exist before the first request
+
+        var alive = OperationalResponses.Alive(options);
+        var ready = OperationalResponses.Readiness(options, null);
+
+        app.Map(HealthPath, context => ReadOnly(context) ?? alive.WriteAsync(context.Response));
+        app.Map(ReadyPath, context => ReadOnly(context)
+            ?? (readiness.Problem is { } problem ? OperationalResponses.Readiness(options, problem) : ready).WriteAsync(context.Response));
+        app.Map(MetricsPath, context => ReadOnly(context) ?? WriteMetricsAsync(context.Response, collector));
+        return app;
+    }
+
+    /// <summary>Null for GET and HEAD; otherwise the 405 answer, so a PUT /healthz is never forwarded.</summary>
+    private static Task? ReadOnly(HttpContext context)
+    {
+        var method = context.Request.Method;
+        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+            return null;
+        context.Response.Headers.Allow = OperationalResponses.AllowedMethods;
+        return Responses.MethodNotAllowed.WriteAsync(context.Response);
+    }
+
+    private static Task WriteMetricsAsync(HttpResponse response, MetricsCollector collector)
+    {
+        var body = Encoding.UTF8.GetBytes(collector.Scrape());
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = PrometheusText.ContentType;
+        response.ContentLength = body.Length;
+        return response.Body.WriteAsync(body).AsTask();
+    }
+}

@@ -1,0 +1,29 @@
+using AotKvs.Configuration;
+using AotKvs.Storage;
+
+namespace AotKvs.Operations;
+
+internal static class OperationsSetup
+{
+    /// <summary>Readiness, metrics and, on a forwarder, the background probe of main.</summary>
+    public static WebApplicationBuilder AddOperations(this WebApplicationBuilder builder, ServiceOptions options)
+    {
+        var services = builder.Services;
+        services.AddSingleton(provider => new Readiness(
+            options.Forwarding is { } target ? $"main {target} not probed yet" : null,
+            provider.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton<MetricsCollector>();
+        services.AddSingleton(provider => new ServiceMetrics(
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            provider.GetRequiredService<MetricsCollector>(),
+            options,
+            provider.GetRequiredService<Readiness>(),
+            provider.GetService<KeyValueStore>()));
+        if (options.Forwarding is { } forwarding)
+        {
+            services.AddSingleton<UpstreamReport>();
+            services.AddHostedService(provider => new UpstreamProbe(forwarding, options, provider.GetRequiredService<Readiness>()));
+        }
+        return builder;
+    }
+}

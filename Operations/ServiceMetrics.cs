@@ -1,0 +1,46 @@
+using System.Diagnostics.Metrics;
+using AotKvs.Configuration;
+using AotKvs.Storage;
+
+namespace AotKvs.Operations;
+
+/// <summary>
+/// The service's own instruments, on the "AotKvs" meter. Request counts and durations come
+/// from ASP.NET Core's own meter instead (see <see cref="MetricsCollector"/>).
+/// Gauges are read only when scraped, so the store pays nothing per request for them.
+/// </summary>
+internal sealed class ServiceMetrics
+{
+    public const string MeterName = "AotKvs";
+
+    private readonly Counter<long> _forwardErrors;
+
+    // The collector is a parameter so that it listens before the zero counts below are added.
+    public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, KeyValueStore? store = null)
+    {
+        var meter = meters.Create(MeterName, HostSetup.Version);
+        KeyValuePair<string, object?>[] identity =
+            [new("version", HostSetup.Version), new("role", options.Role), new("instance", options.Logs.Instance)];
+        meter.CreateObservableGauge("kvs.build.info", () => new Measurement<int>(1, identity),
+            description: "Always 1; the labels say which build, role and instance answered.");
+        meter.CreateObservableGauge("kvs.ready", () => readiness.IsReady ? 1 : 0,
+            description: "1 while /readyz answers 200, else 0.");
+
+        _forwardErrors = meter.CreateCounter<long>("kvs.forward.errors",
+            description: "Requests a forwarder could not get a whole answer from main for, by cause.");
+        if (options.IsForwarding)
+            foreach (var cause in ForwardFailure.Causes)
+                _forwardErrors.Add(0, new KeyValuePair<string, object?>("cause", cause));
+
+        if (store is not null)
+        {
+            meter.CreateObservableGauge("kvs.keys", () => (long)store.Count,
+                description: "Keys stored on this main.");
+            meter.CreateObservableGauge("kvs.value.bytes", store.ValueBytes,
+                description: "Bytes of stored values (their JSON text) on this main.");
+        }
+    }
+
+    public void CountForwardError(string cause) =>
+        _forwardErrors.Add(1, new KeyValuePair<string, object?>("cause", cause));
+}

@@ -1,0 +1,23 @@
+namespace AotKvs.Operations;
+
+/// <summary>
+/// What a forwarder learns about main from its real requests, fed to readiness and to the
+/// forward-error counter. Called on every forwarded request, so the answer path costs one
+/// volatile read.
+/// </summary>
+internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics)
+{
+    public void Answered(int status)
+    {
+        // A 503 relayed from further down a chain says nothing about our own main link.
+        if (status != StatusCodes.Status503ServiceUnavailable)
+            readiness.MarkReady();
+    }
+
+    public void Failed(Exception failure)
+    {
+        var cause = ForwardFailure.Cause(failure);
+        metrics.CountForwardError(cause);
+        readiness.MarkNotReady($"forwarding failed: {cause}");
+    }
+}
