@@ -4,6 +4,7 @@ using AotKvs.Forwarding;
 using AotKvs.Operations;
 using AotKvs.Storage;
 
+HostSetup.TuneSockets();
 var command = CommandLine.Parse(args);
 if (command.Finish() is { } exitCode) // --help, --version, or a flag it cannot use
     return exitCode;

@@ -7,6 +7,19 @@ namespace AotKvs.Configuration;
 internal static class HostSetup
 {
     /// <summary>
+    /// Socket completions run on the socket engine's own threads instead of hopping to the
+    /// thread pool: every handler here is short and never blocks, and the hop was the
+    /// largest single cost under load (bench/profile.sh). The runtime reads this switch
+    /// only from the environment, once, when the first socket is made; an explicit setting wins.
+    /// </summary>
+    public static void TuneSockets()
+    {
+        const string InlineCompletions = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (Environment.GetEnvironmentVariable(InlineCompletions) is null)
+            Environment.SetEnvironmentVariable(InlineCompletions, "1");
+    }
+
+    /// <summary>
     /// Content root is the binary's folder, not the working directory, and configuration
     /// files are not watched: the host would otherwise put an inotify watch on every folder
     /// below the working directory at start-up (hundreds of ms when started from a big tree).
