@@ -49,7 +49,7 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
-    private static string RepoRoot
+    internal static string RepoRoot
     {
         get
         {
