@@ -6,7 +6,7 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body and Content-Type) and returns main's status, body, Content-Type and Allow.
+/// received, body and Content-Type, plus our Via entry) and returns main's status, body, Content-Type and Allow.
 /// Any failure to get a whole answer in time becomes the SPEC's 503.
 /// </summary>
 internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDisposable
@@ -14,6 +14,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDi
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker = CreateInvoker(timeout);
+    private readonly ViaHeader _via = ViaHeader.ForNewInstance();
 
     public ForwardingTarget Target => target;
 
@@ -22,6 +23,13 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDi
         if (RequestTarget.PathAndQuery(context) is not { } pathAndQuery)
         {
             await Responses.BadTarget.WriteAsync(context.Response);
+            return;
+        }
+
+        var via = context.Request.Headers.Via;
+        if (_via.IsLoop(via))
+        {
+            await Responses.LoopDetected.WriteAsync(context.Response);
             return;
         }
 
@@ -36,6 +44,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDi
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Parse(context.Request.Method), target.UriFor(pathAndQuery));
+            request.Headers.TryAddWithoutValidation("Via", _via.Append(via));
             if (hasBody)
             {
                 request.Content = new ReadOnlyMemoryContent(body.Memory);
