@@ -58,6 +58,42 @@ public sealed class LimitsTests
         (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 512) + new string(']', 512))).ShouldBe(400, NoValue);
     }
 
+    [Fact]
+    public async Task Connections_beyond_KVS_MAX_CONNECTIONS_are_closed_and_the_held_ones_still_served()
+    {
+        using var main = ServerProcess.StartMain(null, ("KVS_MAX_CONNECTIONS", "4"));
+        await Task.Delay(200); // the readiness probe's connection is gone
+        var held = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var client = new System.Net.Sockets.TcpClient();
+                await client.ConnectAsync("127.0.0.1", main.Port);
+                held.Add(client);
+            }
+            await Task.Delay(200);
+            var refused = await RawExchange.SendAsync(main.Port, [Encoding.ASCII.GetBytes("GET /kvs/a HTTP/1.1\r\nHost: h\r\n\r\n")], 1, TimeSpan.FromSeconds(5));
+            Assert.Empty(refused.Answers);
+            Assert.True(refused.Closed, "the extra connection was neither served nor closed");
+
+            // A held connection is still served; once it is gone there is room again.
+            var stream = held[0].GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("GET /kvs/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+            var reply = new byte[4096];
+            var n = await stream.ReadAsync(reply).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.StartsWith("HTTP/1.1 404", Encoding.ASCII.GetString(reply, 0, n));
+            held[0].Dispose();
+            await Task.Delay(200);
+            (await GetAsync(main.BaseUri, "/kvs/a")).ShouldBe(404, """{"error": "Key does not exist"}""");
+        }
+        finally
+        {
+            foreach (var client in held)
+                client.Dispose();
+        }
+    }
+
     private static void AssertAnswer(WireOutcome outcome, int status, string json)
     {
         var answer = Assert.Single(outcome.Answers);
