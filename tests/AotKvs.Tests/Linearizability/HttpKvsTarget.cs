@@ -10,7 +10,7 @@ namespace AotKvs.Tests.Linearizability;
 /// HttpClient it never retries a request on its own, so each recorded operation was sent
 /// at most once; any failure after sending makes the outcome unknown.
 /// </summary>
-public sealed class HttpKvsTarget(string name, int port) : IKvsTarget
+public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.1") : IKvsTarget
 {
     private readonly byte[] _buffer = new byte[64 * 1024];
     private Socket? _socket;
@@ -31,7 +31,7 @@ public sealed class HttpKvsTarget(string name, int port) : IKvsTarget
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancel);
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(host), port), cancel);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
@@ -41,7 +41,7 @@ public sealed class HttpKvsTarget(string name, int port) : IKvsTarget
             _socket = socket;
         }
 
-        var head = $"{method} /kvs/{key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n" +
+        var head = $"{method} /kvs/{key} HTTP/1.1\r\nHost: {host}:{port}\r\n" +
                    (body is null ? "\r\n" : $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
         try
         {

@@ -31,36 +31,12 @@ public sealed class LinearizabilityUnderFaultsTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         var history = workload.History;
         var verdicts = LinearizabilityChecker.Check(history, TimeSpan.FromSeconds(60));
-        var report = Report(history, verdicts, workload.Anomalies, nemesis.Log, clock.Elapsed);
+        var report = LinearizabilityReport.Write(history, verdicts, workload.Anomalies, nemesis.Log, clock.Elapsed);
         output.WriteLine(FaultProfile.Report("linearizability", report));
 
         Assert.Empty(workload.Anomalies);
         Assert.DoesNotContain(verdicts, v => v.Verdict != Verdict.Linearizable);
         Assert.True(history.Count(op => op.Kind != OpKind.Reset && !op.IsIndeterminate) > 1000, "too few answered operations to mean anything");
-    }
-
-    private static string Report(IReadOnlyList<Operation> history, IReadOnlyList<KeyVerdict> verdicts,
-        IReadOnlyList<string> anomalies, IReadOnlyList<string> faults, TimeSpan checkTime)
-    {
-        var ops = history.Where(op => op.Kind != OpKind.Reset).ToList();
-        var text = new StringBuilder()
-            .AppendLine($"histories (keys checked): {verdicts.Count}")
-            .AppendLine($"operations: {ops.Count} (unanswered: {ops.Count(op => op.IsIndeterminate)}; " +
-                        string.Join(", ", ops.GroupBy(op => op.Outcome).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}")) + ")")
-            .AppendLine($"restarts of main: {history.Count(op => op.Kind == OpKind.Reset)}")
-            .AppendLine($"faults: {string.Join("; ", faults)}")
-            .AppendLine($"violations: {verdicts.Count(v => v.Verdict == Verdict.Violation)}, undecided: {verdicts.Count(v => v.Verdict == Verdict.Undecided)}")
-            .AppendLine($"search steps: {verdicts.Sum(v => v.Steps)}, check time: {checkTime.TotalSeconds:F1} s")
-            .AppendLine($"answers outside the SPEC: {anomalies.Count}");
-        foreach (var anomaly in anomalies.Take(20))
-            text.AppendLine("  " + anomaly);
-        foreach (var bad in verdicts.Where(v => v.Verdict != Verdict.Linearizable))
-        {
-            text.AppendLine($"key {bad.Key}: {bad.Verdict} after {bad.Steps} steps; stuck at: {bad.Stuck}");
-            foreach (var op in bad.History.OrderBy(op => op.Invoke).Take(200))
-                text.AppendLine("  " + op);
-        }
-        return text.ToString();
     }
 }
 
