@@ -37,7 +37,7 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output)
         (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(200, """{"result": "found", "value": 1}""");
     }
 
-    [LongFormFact]
+    [LongFormFact(NeedsNetwork = true)]
     public async Task History_under_network_cuts_kills_and_restarts_is_linearizable()
     {
         var duration = TimeSpan.FromSeconds(120);

@@ -77,4 +77,14 @@ public sealed class SlowClientTests
         Assert.All(outcome.Answers, a => Assert.InRange(a.Status, 400, 499));
         (await GetAsync(main.BaseUri, "/kvs/slow")).ShouldBe(404, """{"error": "Key does not exist"}""");
     }
+
+    [LongFormFact]
+    public async Task Client_silent_in_the_middle_of_its_headers_is_closed_by_the_header_timeout()
+    {
+        using var main = ServerProcess.StartMain();
+        var outcome = await RawExchange.SendAsync(main.Port, ["GET /kvs/a HTTP/1.1\r\nHost: h\r\nX-Half"u8.ToArray()], 1,
+            TimeSpan.FromSeconds(45), patience: TimeSpan.FromSeconds(60));
+        Assert.True(outcome.Closed, $"still open after {outcome.Elapsed}");
+        Assert.InRange(outcome.Elapsed, TimeSpan.FromSeconds(25), TimeSpan.FromSeconds(40)); // Kestrel's RequestHeadersTimeout: 30 s
+    }
 }

@@ -88,7 +88,17 @@ public sealed class LongFormFactAttribute : FactAttribute
     {
         if (!FaultProfile.IsLong)
             Skip = "long form only: scripts/faults.sh --long";
-        else if (!NetworkNamespace.IsAvailable)
-            Skip = "needs root, iproute2 and nftables";
+    }
+
+    /// <summary>Also needs a network namespace.</summary>
+    public bool NeedsNetwork
+    {
+        get => field;
+        set
+        {
+            field = value;
+            if (value && Skip is null && !NetworkNamespace.IsAvailable)
+                Skip = "needs root, iproute2 and nftables";
+        }
     }
 }
