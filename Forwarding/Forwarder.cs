@@ -6,8 +6,9 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body and Content-Type, plus our Via entry) and returns main's status, body, Content-Type and Allow.
-/// Any failure to get a whole answer in time becomes the SPEC's 503.
+/// received, body and Content-Type, plus our Via entry) and returns main's status, body,
+/// Content-Type and Allow. Any failure to get a whole answer in time becomes the SPEC's 503;
+/// a request that has been here before is a loop and gets 508.
 /// </summary>
 internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout) : IDisposable
 {
