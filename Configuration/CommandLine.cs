@@ -23,6 +23,7 @@ internal static class CommandLine
         ("--ready-probe-ms", "KVS_READY_PROBE_MS", "1000", "how often a forwarder probes main's /readyz"),
         ("--max-body-bytes", "KVS_MAX_BODY_BYTES", "16777216", "largest request body; larger gets 413"),
         ("--max-json-depth", "KVS_MAX_JSON_DEPTH", "512", "deepest JSON nesting a PUT body may have"),
+        ("--max-connections", "KVS_MAX_CONNECTIONS", "10000", "open connections at most; more are closed at once"),
         ("--log-format", "KVS_LOG_FORMAT", "text", "text or json"),
         ("--log-level", "KVS_LOG_LEVEL", "information", "trace, debug, information, warning, error, critical or none"),
         ("--instance", "KVS_INSTANCE", "(host name)", "instance name written in every log line and in /metrics"),

@@ -41,6 +41,9 @@ internal static class HostSetup
             // Room for an absurdly long key, so it gets our JSON "Key is too long"
             // rather than the HTTP layer's bare 414.
             kestrel.Limits.MaxRequestLineSize = 64 * 1024;
+            // Bounds the descriptors and memory that idle or silent clients can pin down;
+            // connections beyond it are closed at once.
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
         });
 
         // Idle: stop at once. In-flight requests get a few seconds to finish.

@@ -10,7 +10,8 @@ internal sealed record ServiceOptions(
     ForwardingTarget? Forwarding,
     TimeSpan ForwardTimeout,
     long MaxBodyBytes,
-    int MaxJsonDepth)
+    int MaxJsonDepth,
+    int MaxConnections)
 {
     public bool IsForwarding => Forwarding is not null;
     public string Role => IsForwarding ? "forwarding" : "main";
@@ -33,7 +34,8 @@ internal sealed record ServiceOptions(
             forwarding,
             TimeSpan.FromMilliseconds(ReadInt(config, "KVS_FORWARD_TIMEOUT_MS", 1000, 1, 600_000)),
             ReadInt(config, "KVS_MAX_BODY_BYTES", 16 * 1024 * 1024, 1, int.MaxValue),
-            ReadInt(config, "KVS_MAX_JSON_DEPTH", 512, 1, 100_000))
+            ReadInt(config, "KVS_MAX_JSON_DEPTH", 512, 1, 100_000),
+            ReadInt(config, "KVS_MAX_CONNECTIONS", 10_000, 1, 1_000_000))
         {
             Port = string.IsNullOrWhiteSpace(config["KVS_PORT"]) ? null : ReadInt(config, "KVS_PORT", 0, 1, 65535),
             ReadyProbeInterval = TimeSpan.FromMilliseconds(ReadInt(config, "KVS_READY_PROBE_MS", 1000, 10, 3_600_000)),

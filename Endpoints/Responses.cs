@@ -22,6 +22,7 @@ internal static class Responses
     public static readonly JsonResponse PathNotFound = JsonResponse.Error(StatusCodes.Status404NotFound, "Not found");
     public static readonly JsonResponse BodyTooLarge = JsonResponse.Error(StatusCodes.Status413PayloadTooLarge, "Request body is too large");
     public static readonly JsonResponse BodyMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request body is malformed");
+    public static readonly JsonResponse LoopDetected = JsonResponse.Error(StatusCodes.Status508LoopDetected, "Forwarding loop detected");
     public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
 
     /// <summary>Methods the key endpoint answers, for the Allow header of a 405.</summary>

@@ -7,14 +7,16 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body and Content-Type) and returns main's status, body, Content-Type and Allow.
-/// Any failure to get a whole answer in time becomes the SPEC's 503.
+/// received, body and Content-Type, plus our Via entry) and returns main's status, body,
+/// Content-Type and Allow. Any failure to get a whole answer in time becomes the SPEC's 503;
+/// a request that has been here before is a loop and gets 508.
 /// </summary>
 internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport? report = null) : IDisposable
 {
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker = CreateInvoker(timeout);
+    private readonly ViaHeader _via = ViaHeader.ForNewInstance();
 
     public ForwardingTarget Target => target;
 
@@ -23,6 +25,13 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         if (RequestTarget.PathAndQuery(context) is not { } pathAndQuery)
         {
             await Responses.BadTarget.WriteAsync(context.Response);
+            return;
+        }
+
+        var via = context.Request.Headers.Via;
+        if (_via.IsLoop(via))
+        {
+            await Responses.LoopDetected.WriteAsync(context.Response);
             return;
         }
 
@@ -37,6 +46,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Parse(context.Request.Method), target.UriFor(pathAndQuery));
+            request.Headers.TryAddWithoutValidation("Via", _via.Append(via));
             if (hasBody)
             {
                 request.Content = new ReadOnlyMemoryContent(body.Memory);

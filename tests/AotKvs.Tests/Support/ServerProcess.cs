@@ -13,10 +13,11 @@ public sealed class ServerProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private ServerProcess(Process process, int port)
+    private ServerProcess(Process process, int port, string host = "127.0.0.1")
     {
         _process = process;
         Port = port;
+        Host = host;
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.BeginOutputReadLine();
@@ -24,8 +25,10 @@ public sealed class ServerProcess : IDisposable
     }
 
     public int Port { get; }
-    public Uri BaseUri => new($"http://127.0.0.1:{Port}");
-    public string Address => $"127.0.0.1:{Port}";
+    /// <summary>The IPv4 address it listens on: loopback, or its address inside a network namespace.</summary>
+    public string Host { get; }
+    public Uri BaseUri => new($"http://{Host}:{Port}");
+    public string Address => $"{Host}:{Port}";
     public bool HasExited => _process.HasExited;
     public int Pid => _process.Id;
 
@@ -49,7 +52,7 @@ public sealed class ServerProcess : IDisposable
         }
     }
 
-    private static string RepoRoot
+    internal static string RepoRoot
     {
         get
         {
@@ -74,16 +77,29 @@ public sealed class ServerProcess : IDisposable
         return server;
     }
 
-    /// <summary>Starts the binary without waiting; for tests of start-up itself.</summary>
-    public static ServerProcess Launch((string Name, string Value)[] env, string[] args, int port = 0)
+    /// <summary>Starts main inside a network namespace (as root), listening on its address there.</summary>
+    public static ServerProcess StartMainIn(NetworkNamespace network, int port)
     {
-        var info = new ProcessStartInfo(BinaryPath)
+        var server = Launch([], ["--urls", $"http://{network.InsideAddress}:{port}"], port,
+            ["netns", "exec", network.Name, BinaryPath], network.InsideAddress);
+        server.WaitUntilListening(TimeSpan.FromSeconds(15));
+        return server;
+    }
+
+    /// <summary>Starts the binary without waiting; for tests of start-up itself.</summary>
+    public static ServerProcess Launch((string Name, string Value)[] env, string[] args, int port = 0) =>
+        Launch(env, args, port, [], "127.0.0.1");
+
+    /// <summary>With a launcher prefix, "ip netns exec NAME binary": ip execs the binary, so the pid is the server's.</summary>
+    private static ServerProcess Launch((string Name, string Value)[] env, string[] args, int port, string[] launcher, string host)
+    {
+        var info = new ProcessStartInfo(launcher.Length > 0 ? "ip" : BinaryPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in args)
+        foreach (var arg in launcher.Concat(args))
             info.ArgumentList.Add(arg);
         // A clean environment for the settings the service reads.
         info.Environment.Remove("FORWARDING_ADDRESS");
@@ -91,7 +107,7 @@ public sealed class ServerProcess : IDisposable
         info.Environment.Remove("ASPNETCORE_HTTP_PORTS");
         foreach (var (name, value) in env)
             info.Environment[name] = value;
-        return new ServerProcess(Process.Start(info)!, port);
+        return new ServerProcess(Process.Start(info)!, port, host);
     }
 
     public void WaitUntilListening(TimeSpan bound)
@@ -104,7 +120,7 @@ public sealed class ServerProcess : IDisposable
             try
             {
                 using var socket = new TcpClient();
-                socket.Connect("127.0.0.1", Port);
+                socket.Connect(Host, Port);
                 return;
             }
             catch (SocketException)

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using AotKvs.Tests.Support;
+using Xunit;
+using static AotKvs.Tests.Support.KvsHttp;
+
+namespace AotKvs.Tests.Faults;
+
+/// <summary>
+/// A slow main within the bound is waited for; one beyond it, or a silent one, costs the
+/// client KVS_FORWARD_TIMEOUT_MS and a 503, and the forwarder lets go of the connections.
+/// </summary>
+[Trait("Category", "Faults")]
+public sealed class SlowMainTests
+{
+    private const string CannotForward = """{"error": "Cannot forward request"}""";
+
+    [Fact]
+    public async Task Main_slower_than_usual_but_within_the_bound_is_waited_for()
+    {
+        using var main = new FakeMain(TimeSpan.FromMilliseconds(300));
+        using var forwarder = ServerProcess.StartForwarder(main.Address);
+        Assert.Equal(200, (await DeleteAsync(forwarder.BaseUri, "/kvs/a")).Status);
+    }
+
+    [Fact]
+    public async Task Main_slower_than_the_bound_gives_503_at_the_bound()
+    {
+        using var main = new FakeMain(TimeSpan.FromSeconds(5));
+        using var forwarder = ServerProcess.StartForwarder(main.Address);
+        var clock = Stopwatch.StartNew();
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, CannotForward);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromMilliseconds(2000));
+    }
+
+    [Fact]
+    public async Task Silent_main_under_load_gives_every_client_503_and_releases_the_connections()
+    {
+        using var main = new FakeMain(delay: null);
+        using var forwarder = ServerProcess.StartForwarder(main.Address, null, ("KVS_FORWARD_TIMEOUT_MS", "500"));
+        await Task.Delay(200);
+        var filesBefore = OpenFiles(forwarder.Pid);
+
+        var clock = Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => PutValueAsync(forwarder.BaseUri, $"/kvs/k{i}", "1")));
+        Assert.All(answers, a => a.ShouldBe(503, CannotForward));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.Elapsed}");
+
+        // The forwarder closes what it gave up on: main sees every connection go, and the
+        // forwarder's own descriptors return to where they were.
+        await Eventually(() => main.OpenConnections == 0, TimeSpan.FromSeconds(5), () => $"{main.OpenConnections} still open at main");
+        await Eventually(() => OpenFiles(forwarder.Pid) <= filesBefore + 8, TimeSpan.FromSeconds(5),
+            () => $"forwarder files {filesBefore} -> {OpenFiles(forwarder.Pid)}");
+        Assert.Equal(64, main.Heads.Count);
+    }
+
+    private static async Task Eventually(Func<bool> condition, TimeSpan bound, Func<string> message)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < bound, message());
+            await Task.Delay(50);
+        }
+    }
+
+    private static int OpenFiles(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
+}

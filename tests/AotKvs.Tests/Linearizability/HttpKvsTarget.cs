@@ -1,0 +1,123 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace AotKvs.Tests.Linearizability;
+
+/// <summary>
+/// One client's keep-alive HTTP/1.1 connection to one instance, on a plain socket. Unlike
+/// HttpClient it never retries a request on its own, so each recorded operation was sent
+/// at most once; any failure after sending makes the outcome unknown.
+/// </summary>
+public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.1") : IKvsTarget
+{
+    private readonly byte[] _buffer = new byte[64 * 1024];
+    private Socket? _socket;
+
+    public string Name => name;
+
+    public Task<Reply> PutAsync(string key, long value, CancellationToken cancel) =>
+        SendAsync("PUT", key, $$"""{"value": {{value}}}""", cancel);
+
+    public Task<Reply> GetAsync(string key, CancellationToken cancel) => SendAsync("GET", key, null, cancel);
+
+    public Task<Reply> DeleteAsync(string key, CancellationToken cancel) => SendAsync("DELETE", key, null, cancel);
+
+    private async Task<Reply> SendAsync(string method, string key, string? body, CancellationToken cancel)
+    {
+        if (_socket is null)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(host), port), cancel);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                socket.Dispose();
+                return Reply.NotSent;
+            }
+            _socket = socket;
+        }
+
+        var head = $"{method} /kvs/{key} HTTP/1.1\r\nHost: {host}:{port}\r\n" +
+                   (body is null ? "\r\n" : $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
+        try
+        {
+            await _socket.SendAsync(Encoding.ASCII.GetBytes(head), SocketFlags.None, cancel);
+            var (status, text, close) = await ReadAnswerAsync(_socket, cancel);
+            if (close)
+                Drop();
+            return Interpret(status, text);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or FormatException)
+        {
+            Drop();
+            return new Reply(OpOutcome.Unknown);
+        }
+    }
+
+    private static Reply Interpret(int status, string body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            var root = json.RootElement;
+            string? Field(string n) => root.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return (status, Field("result"), Field("error")) switch
+            {
+                (201, "created", _) => new Reply(OpOutcome.Created),
+                (200, "replaced", _) => new Reply(OpOutcome.Replaced),
+                (200, "deleted", _) => new Reply(OpOutcome.Deleted),
+                (200, "found", _) => new Reply(OpOutcome.Found, root.GetProperty("value").GetInt64()),
+                (404, _, "Key does not exist") => new Reply(OpOutcome.NotFound),
+                (503, _, "Cannot forward request") => new Reply(OpOutcome.Unknown),
+                _ => Reply.Unexpected($"{status} {body}"),
+            };
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return Reply.Unexpected($"{status} {body}");
+        }
+    }
+
+    /// <summary>Reads one answer framed by Content-Length.</summary>
+    private async Task<(int Status, string Body, bool Close)> ReadAnswerAsync(Socket socket, CancellationToken cancel)
+    {
+        var filled = 0;
+        while (true)
+        {
+            var n = await socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None, cancel);
+            if (n == 0)
+                throw new IOException("closed before a whole answer");
+            filled += n;
+            var text = Encoding.UTF8.GetString(_buffer, 0, filled);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end < 0)
+                continue;
+            var lines = text[..end].Split("\r\n");
+            var status = int.Parse(lines[0].Split(' ')[1]);
+            var length = 0;
+            var close = false;
+            foreach (var line in lines.Skip(1))
+            {
+                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                    length = int.Parse(line[15..].Trim());
+                else if (line.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase) && line.Contains("close", StringComparison.OrdinalIgnoreCase))
+                    close = true;
+            }
+            var bodyStart = Encoding.UTF8.GetByteCount(text[..(end + 4)]);
+            if (filled - bodyStart >= length)
+                return (status, Encoding.UTF8.GetString(_buffer, bodyStart, length), close);
+        }
+    }
+
+    private void Drop()
+    {
+        _socket?.Dispose();
+        _socket = null;
+    }
+
+    public void Dispose() => Drop();
+}

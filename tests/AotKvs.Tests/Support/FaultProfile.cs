@@ -1,0 +1,23 @@
+namespace AotKvs.Tests.Support;
+
+/// <summary>
+/// Quick (CI, the default) or long (KVS_FAULTS=long, from scripts/faults.sh --long) forms of
+/// the fault, soak and linearizability runs; and where their reports are written.
+/// </summary>
+public static class FaultProfile
+{
+    public static bool IsLong => string.Equals(Environment.GetEnvironmentVariable("KVS_FAULTS"), "long", StringComparison.OrdinalIgnoreCase);
+
+    public static TimeSpan Pick(TimeSpan quick, TimeSpan @long) => IsLong ? @long : quick;
+
+    public static int Pick(int quick, int @long) => IsLong ? @long : quick;
+
+    /// <summary>Writes a report to artifacts/faults/&lt;name&gt;.txt and returns its text.</summary>
+    public static string Report(string name, string text)
+    {
+        var dir = Path.Combine(ServerProcess.RepoRoot, "artifacts", "faults");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, name + ".txt"), text);
+        return text;
+    }
+}
