@@ -17,6 +17,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker = CreateInvoker(timeout);
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
+    private readonly DeadlinePool _deadlines = new(timeout);
 
     public ForwardingTarget Target => target;
 
@@ -60,17 +61,17 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
     private async Task SendAsync(HttpContext context, HttpRequestMessage request)
     {
         var invoker = _invoker;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        deadline.CancelAfter(timeout);
-        byte[] answer;
-        HttpResponseMessage response;
+        var deadline = _deadlines.Rent();
+        HttpResponseMessage? response = null;
+        AnswerBody answer;
         try
         {
             response = await invoker.SendAsync(request, deadline.Token);
-            answer = await response.Content.ReadAsByteArrayAsync(deadline.Token);
+            answer = await AnswerBody.ReadAsync(response, HttpMethods.IsHead(context.Request.Method), deadline.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
+            response?.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
             report?.Failed(e);
@@ -78,16 +79,24 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
             await Responses.CannotForward.WriteAsync(context.Response);
             return;
         }
+        finally
+        {
+            _deadlines.Return(deadline);
+        }
 
         using (response)
+        using (answer)
         {
             report?.Answered((int)response.StatusCode);
             var outgoing = context.Response;
             outgoing.StatusCode = (int)response.StatusCode;
             CopyHeader(response.Content.Headers, "Content-Type", outgoing);
             CopyHeader(response.Content.Headers, "Allow", outgoing);
-            outgoing.ContentLength = answer.Length;
-            await outgoing.Body.WriteAsync(answer, context.RequestAborted);
+            // A HEAD answer has no body but tells the length a GET would have.
+            outgoing.ContentLength = HttpMethods.IsHead(context.Request.Method)
+                ? response.Content.Headers.ContentLength
+                : answer.Length;
+            await outgoing.Body.WriteAsync(answer.Memory, context.RequestAborted);
         }
     }
 
