@@ -88,10 +88,12 @@ public sealed class ForwardingFailureTests
         silent.Start(); // accepts into the backlog, never answers
         var port = ((IPEndPoint)silent.LocalEndpoint).Port;
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{port}", null, ("KVS_FORWARD_TIMEOUT_MS", "300"));
+        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward); // pages the fresh process in
 
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
         answer.ShouldBe(503, CannotForward);
-        Assert.True(elapsed < TimeSpan.FromMilliseconds(1000), $"took {elapsed}");
+        // Well under the 1 s default, with room for a loaded machine's scheduling.
+        Assert.True(elapsed < TimeSpan.FromMilliseconds(800), $"took {elapsed}");
         Assert.True(elapsed >= TimeSpan.FromMilliseconds(250), $"gave up too soon: {elapsed}");
     }
 
