@@ -123,7 +123,8 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         _ = Task.Delay(timeout * 2).ContinueWith(_ => failed.Dispose(), TaskScheduler.Default);
     }
 
-    private static HttpMessageInvoker CreateInvoker(TimeSpan timeout) => new(new SocketsHttpHandler
+    /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
+    internal static HttpMessageInvoker CreateInvoker(TimeSpan timeout) => new(new SocketsHttpHandler
     {
         UseProxy = false,
         UseCookies = false,

@@ -13,15 +13,7 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         // Its own connection, so probes and forwarded requests never queue behind each other.
-        using var client = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            ConnectTimeout = options.ForwardTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
-            ActivityHeadersPropagator = null,
-        }, disposeHandler: true);
+        using var client = Forwarder.CreateInvoker(options.ForwardTimeout);
         var uri = target.UriFor(OperationalEndpoints.ReadyPath);
         using var timer = new PeriodicTimer(options.ReadyProbeInterval);
         do
