@@ -74,14 +74,5 @@ public sealed class LifecycleTests
         Assert.True(main.WaitForExit(TimeSpan.FromSeconds(5)));
     }
 
-    private static bool WaitFor(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            if (condition()) return true;
-            Thread.Sleep(10);
-        }
-        return condition();
-    }
+    private static bool WaitFor(Func<bool> condition) => Poll.Until(condition, TimeSpan.FromSeconds(5));
 }

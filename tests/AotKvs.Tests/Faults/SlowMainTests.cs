@@ -38,7 +38,7 @@ public sealed class SlowMainTests
         using var main = new FakeMain(delay: null);
         using var forwarder = ServerProcess.StartForwarder(main.Address, null, ("KVS_FORWARD_TIMEOUT_MS", "500"));
         await Task.Delay(200);
-        var filesBefore = OpenFiles(forwarder.Pid);
+        var filesBefore = forwarder.OpenFiles;
 
         var clock = Stopwatch.StartNew();
         var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => PutValueAsync(forwarder.BaseUri, $"/kvs/k{i}", "1")));
@@ -47,21 +47,9 @@ public sealed class SlowMainTests
 
         // The forwarder closes what it gave up on: main sees every connection go, and the
         // forwarder's own descriptors return to where they were.
-        await Eventually(() => main.OpenConnections == 0, TimeSpan.FromSeconds(5), () => $"{main.OpenConnections} still open at main");
-        await Eventually(() => OpenFiles(forwarder.Pid) <= filesBefore + 8, TimeSpan.FromSeconds(5),
-            () => $"forwarder files {filesBefore} -> {OpenFiles(forwarder.Pid)}");
+        Assert.True(Poll.Until(() => main.OpenConnections == 0, TimeSpan.FromSeconds(5)), $"{main.OpenConnections} still open at main");
+        Assert.True(Poll.Until(() => forwarder.OpenFiles <= filesBefore + 8, TimeSpan.FromSeconds(5)),
+            $"forwarder files {filesBefore} -> {forwarder.OpenFiles}");
         Assert.Equal(64, main.Heads.Count);
     }
-
-    private static async Task Eventually(Func<bool> condition, TimeSpan bound, Func<string> message)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < bound, message());
-            await Task.Delay(50);
-        }
-    }
-
-    private static int OpenFiles(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Length;
 }

@@ -32,6 +32,9 @@ public sealed class ServerProcess : IDisposable
     public bool HasExited => _process.HasExited;
     public int Pid => _process.Id;
 
+    /// <summary>Descriptors the process holds now (sockets included), from /proc.</summary>
+    public int OpenFiles => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
+
     public string Output
     {
         get { lock (_output) return _output.ToString(); }
