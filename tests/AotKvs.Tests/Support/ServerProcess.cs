@@ -67,10 +67,30 @@ public sealed class ServerProcess : IDisposable
     }
 
     public static ServerProcess StartMain(int? port = null, params (string Name, string Value)[] env) =>
-        Start(port ?? FreePort.Next(), env);
+        port is { } fixedPort ? Start(fixedPort, env) : StartOnFreePort(env);
 
     public static ServerProcess StartForwarder(string forwardingAddress, int? port = null, params (string Name, string Value)[] env) =>
-        Start(port ?? FreePort.Next(), [("FORWARDING_ADDRESS", forwardingAddress), .. env]);
+        port is { } fixedPort
+            ? Start(fixedPort, [("FORWARDING_ADDRESS", forwardingAddress), .. env])
+            : StartOnFreePort([("FORWARDING_ADDRESS", forwardingAddress), .. env]);
+
+    /// <summary>
+    /// A port the OS called free can be taken by a parallel test before the server binds
+    /// it; then the server exits at once saying so, and another port is tried.
+    /// </summary>
+    private static ServerProcess StartOnFreePort((string Name, string Value)[] env)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Start(FreePort.Next(), env);
+            }
+            catch (InvalidOperationException e) when (attempt < 5 && e.Message.Contains("cannot listen", StringComparison.Ordinal))
+            {
+            }
+        }
+    }
 
     /// <summary>Starts the binary and waits (bounded) until it answers on its port.</summary>
     public static ServerProcess Start(int port, (string Name, string Value)[] env, params string[] extraArgs)
@@ -119,7 +139,10 @@ public sealed class ServerProcess : IDisposable
         while (deadline.Elapsed < bound)
         {
             if (_process.HasExited)
+            {
+                _process.WaitForExit(); // drains the redirected output, so the message is complete
                 throw new InvalidOperationException($"AotKvs exited with {_process.ExitCode}:\n{Output}");
+            }
             try
             {
                 using var socket = new TcpClient();
