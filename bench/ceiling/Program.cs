@@ -4,7 +4,14 @@
 using System.Buffers;
 using Microsoft.Extensions.Logging.Console;
 
-var builder = WebApplication.CreateSlimBuilder(args);
+// The same host and runtime settings as AotKvs (Configuration/HostSetup.cs).
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+{
+    Args = [.. args, "--hostBuilder:reloadConfigOnChange=false"],
+    ContentRootPath = AppContext.BaseDirectory,
+});
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 builder.Logging.ClearProviders();
 builder.Logging.AddSimpleConsole(console =>
@@ -13,6 +20,7 @@ builder.Logging.AddSimpleConsole(console =>
     console.ColorBehavior = LoggerColorBehavior.Disabled;
 });
 builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
 
 var app = builder.Build();
 
