@@ -32,6 +32,7 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 cd "$repo" || exit 1
+source "$here/lib/common.sh" # xunit_counts
 
 DOCKER="${DOCKER:-docker}"
 IMAGE=asg2img
@@ -277,15 +278,13 @@ trap 'fail "interrupted"; exit 130' INT TERM
 
 # Runs the xunit black-box suite against running servers and adds its counts test by test.
 run_xunit() { # run_xunit LABEL MAIN_URL FORWARDER_URLS
-    local label="$1" log="$OUT/xunit-$1.log" summary p f
+    local label="$1" log="$OUT/xunit-$1.log" p f
     KVS_MAIN_URL="$2" KVS_FORWARDER_URLS="$3" dotnet test tests/AotKvs.Tests -c Release \
         --filter Category=BlackBox -nologo >"$log" 2>&1
-    summary="$(grep -E '^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1)"
-    if [[ -z "$summary" ]]; then
+    read -r p f <<<"$(xunit_counts "$log")"
+    if [[ -z "$p" ]]; then
         tail -n 30 "$log"; fail "xunit black-box suite ($label) did not run"; return
     fi
-    p="$(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")"
-    f="$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$summary")"
     passed=$((passed + p)); failed=$((failed + f))
     ((f == 0)) || grep -E '^\s+Failed ' "$log" | head -n 20
     printf '  xunit black-box suite (%s): %d passed, %d failed\n' "$label" "$p" "$f"

@@ -13,12 +13,11 @@ rm -rf "$results" && mkdir -p "$results"
 
 publish_service || { echo "0 passed, 1 failed"; exit 1; }
 
-# xunit: its summary line reads "Passed!  - Failed: F, Passed: P, Skipped: S, ...".
 dotnet test tests/AotKvs.Tests -c Release -nologo 2>&1 | tee "$results/xunit.log"
-summary=$(grep -E "^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+" "$results/xunit.log" | tail -n 1)
-if [ -n "$summary" ]; then
-  passed=$((passed + $(sed -E 's/.*Passed: +([0-9]+).*/\1/' <<<"$summary")))
-  failed=$((failed + $(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$summary")))
+read -r p f <<<"$(xunit_counts "$results/xunit.log")"
+if [ -n "${p:-}" ]; then
+  passed=$((passed + p))
+  failed=$((failed + f))
 else
   failed=$((failed + 1)) # the test run itself broke
 fi
