@@ -36,6 +36,7 @@ builder.AddOperations(options);
 var app = builder.Build();
 
 app.UseAccessLog(options.Logs);
+app.UseRequestScreening();
 app.MapOperations();
 if (options.IsForwarding)
     app.MapForwarding();
@@ -43,6 +44,7 @@ else
     app.MapKeyValueStore().MapUnknownPaths();
 
 app.LogStartupLine(options);
+app.LogAndStopOnSignals();
 try
 {
     app.Run();

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -67,6 +68,27 @@ internal static class HostSetup
             else
                 logger.LogInformation("AotKvs {Version} role=main listening={Listening}", Version, listening);
         });
+    }
+
+    private static readonly List<PosixSignalRegistration> Signals = [];
+    private static int _stopping;
+
+    /// <summary>
+    /// SIGHUP (a closed terminal, `kill -HUP`) would end the process at once, nothing
+    /// drained; it stops the service the way SIGTERM and SIGINT do instead. The first stop
+    /// signal is logged once.
+    /// </summary>
+    public static void LogAndStopOnSignals(this WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs");
+        foreach (var signal in (ReadOnlySpan<PosixSignal>)[PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP])
+            Signals.Add(PosixSignalRegistration.Create(signal, context =>
+            {
+                context.Cancel = true; // the default would end the process before in-flight requests finish
+                if (Interlocked.Exchange(ref _stopping, 1) == 0)
+                    logger.LogInformation("AotKvs stopping on {Signal}: finishing in-flight requests", context.Signal);
+                app.Lifetime.StopApplication();
+            }));
     }
 
     public static string Version { get; } =

@@ -49,6 +49,9 @@ internal static class LogSetup
         // start-up failures, which end the process with their own error anyway; so it is off
         // unless debug or trace is asked for: per-request work saved.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", verbose ? logs.Level : LogLevel.None);
+        // A start-up failure (a taken port) is reported by Program as one line and exit 2;
+        // the host's own "Hosting failed to start" entry would add a stack trace to it.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", verbose ? logs.Level : LogLevel.Critical);
         return builder;
     }
 }

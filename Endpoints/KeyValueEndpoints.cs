@@ -1,3 +1,4 @@
+using System.Buffers;
 using AotKvs.Configuration;
 using AotKvs.Storage;
 
@@ -19,42 +20,65 @@ internal static class KeyValueEndpoints
 
     private static Task HandleAsync(HttpContext context, KeyValueStore store, int maxJsonDepth)
     {
-        if (RequestTarget.PathAndQuery(context) is not { } target)
-            return Responses.BadTarget.WriteAsync(context.Response);
-
+        // Screening (RequestScreening) has already refused targets that are not paths.
+        var target = RequestTarget.PathAndQuery(context)!;
         var status = KeyRules.Locate(RequestTarget.Path(target), out var encodedKey);
         if (status != KeyStatus.Valid)
             return Answer(status).WriteAsync(context.Response);
 
+        // Methods are case-sensitive: "get" is not GET. A HEAD is answered as a GET; the
+        // server sends the headers (Content-Length included) and drops the body.
         var method = context.Request.Method;
-        if (HttpMethods.IsGet(method))
+        if (method == HttpMethods.Get || method == HttpMethods.Head)
             return ReadOrRemove(context.Response, store, encodedKey, remove: false);
-        if (HttpMethods.IsPut(method))
+        if (method == HttpMethods.Put)
             return PutAsync(context, store, target, maxJsonDepth);
-        if (HttpMethods.IsDelete(method))
+        if (method == HttpMethods.Delete)
             return ReadOrRemove(context.Response, store, encodedKey, remove: true);
+        return RefuseMethodAsync(context, RequestTarget.Path(target));
+    }
 
+    /// <summary>
+    /// The answer to a method the key endpoint does not serve, from the path alone: a path
+    /// without a key is still "Key is missing", a key gets 405. A forwarder gives it too for
+    /// methods its client library would rewrite ("get" as "GET").
+    /// </summary>
+    public static Task RefuseMethodAsync(HttpContext context, ReadOnlySpan<char> path)
+    {
+        var status = KeyRules.Locate(path, out _);
+        if (status != KeyStatus.Valid)
+            return Answer(status).WriteAsync(context.Response);
         context.Response.Headers.Allow = Responses.AllowedKeyMethods;
         return Responses.MethodNotAllowed.WriteAsync(context.Response);
     }
 
-    /// <summary>GET and DELETE: decode the key on the stack and look it up without allocating.</summary>
+    /// <summary>GET and DELETE: decode the key (on the stack unless it is too long to store) and look it up.</summary>
     private static Task ReadOrRemove(HttpResponse response, KeyValueStore store, ReadOnlySpan<char> encodedKey, bool remove)
     {
-        if (encodedKey.Length > KeyRules.MaxEncodedLength)
-            return Responses.KeyNotFound.WriteAsync(response); // longer than any key a PUT accepts
+        byte[]? rented = null;
+        Span<byte> buffer = encodedKey.Length <= KeyRules.MaxEncodedLength
+            ? stackalloc byte[encodedKey.Length]
+            : rented = ArrayPool<byte>.Shared.Rent(encodedKey.Length);
+        try
+        {
+            var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
+            if (status != KeyStatus.Valid)
+                return Answer(status).WriteAsync(response);
+            if (rented is not null)
+                return Responses.KeyNotFound.WriteAsync(response); // longer than any key a PUT accepts
 
-        Span<byte> buffer = stackalloc byte[encodedKey.Length];
-        var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
-        if (status != KeyStatus.Valid)
-            return Answer(status).WriteAsync(response);
-
-        var key = buffer[..length];
-        if (remove)
-            return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
-        return store.TryGet(key, out var entry)
-            ? Responses.WriteFoundAsync(response, Entry.Value(entry))
-            : Responses.KeyNotFound.WriteAsync(response);
+            var key = buffer[..length];
+            if (remove)
+                return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
+            return store.TryGet(key, out var entry)
+                ? Responses.WriteFoundAsync(response, Entry.Value(entry))
+                : Responses.KeyNotFound.WriteAsync(response);
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     private static async Task PutAsync(HttpContext context, KeyValueStore store, string target, int maxJsonDepth)
@@ -66,24 +90,33 @@ internal static class KeyValueEndpoints
 
     /// <summary>
     /// The key's encoding is checked first (it is about the address), then the body, then
-    /// the key's length, as the SPEC's table orders them.
+    /// the key's length, as the SPEC's table orders them, at every length: a key too long to
+    /// decode on the stack is decoded into a pooled buffer.
     /// </summary>
     private static JsonResponse Put(KeyValueStore store, ReadOnlySpan<char> path, ReadOnlySpan<byte> body, int maxJsonDepth)
     {
         KeyRules.Locate(path, out var encodedKey);
-        if (encodedKey.Length > KeyRules.MaxEncodedLength)
-            return PutBody.TryFindValue(body, maxJsonDepth, out _) ? Responses.KeyTooLong : Responses.NoValue;
+        byte[]? rented = null;
+        Span<byte> buffer = encodedKey.Length <= KeyRules.MaxEncodedLength
+            ? stackalloc byte[encodedKey.Length]
+            : rented = ArrayPool<byte>.Shared.Rent(encodedKey.Length);
+        try
+        {
+            if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
+                return Responses.KeyMalformed;
+            var key = buffer[..length];
 
-        Span<byte> buffer = stackalloc byte[encodedKey.Length];
-        if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
-            return Responses.KeyMalformed;
-        var key = buffer[..length];
-
-        if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
-            return Responses.NoValue;
-        if (KeyRules.IsTooLong(key))
-            return Responses.KeyTooLong;
-        return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
+            if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
+                return Responses.NoValue;
+            if (KeyRules.IsTooLong(key))
+                return Responses.KeyTooLong;
+            return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     private static JsonResponse Answer(KeyStatus status) => status switch

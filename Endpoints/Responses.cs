@@ -24,9 +24,10 @@ internal static class Responses
     public static readonly JsonResponse BodyMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request body is malformed");
     public static readonly JsonResponse LoopDetected = JsonResponse.Error(StatusCodes.Status508LoopDetected, "Forwarding loop detected");
     public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
+    public static readonly JsonResponse HeadersTooLarge = JsonResponse.Error(StatusCodes.Status431RequestHeaderFieldsTooLarge, "Request headers are too large");
 
     /// <summary>Methods the key endpoint answers, for the Allow header of a 405.</summary>
-    public const string AllowedKeyMethods = "GET, PUT, DELETE";
+    public const string AllowedKeyMethods = "GET, HEAD, PUT, DELETE";
 
     private static readonly byte[] FoundPrefix = """{"result":"found","value":"""u8.ToArray();
     private static readonly byte[] FoundSuffix = "}"u8.ToArray();

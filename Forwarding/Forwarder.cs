@@ -16,6 +16,12 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker = CreateInvoker(timeout);
+
+    /// <summary>
+    /// What the next hop (this same binary) accepts in request headers is the server's
+    /// default 32 KiB in all; 512 bytes of it are left for Host, Content-Length and the names.
+    /// </summary>
+    private const int NextHopHeaderBudget = 32 * 1024 - 512;
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
     private readonly DeadlinePool _deadlines = new(timeout);
 
@@ -36,6 +42,21 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
             return;
         }
 
+        // The client library sends "get" as "GET"; main would refuse "get", so refuse it here.
+        var method = HttpMethod.Parse(context.Request.Method);
+        if (method.Method != context.Request.Method && KeyRules.Locate(RequestTarget.Path(pathAndQuery), out _) != KeyStatus.NotKeyPath)
+        {
+            await KeyValueEndpoints.RefuseMethodAsync(context, RequestTarget.Path(pathAndQuery));
+            return;
+        }
+
+        var forwardedVia = _via.Append(via);
+        if (forwardedVia.Length + (context.Request.ContentType?.Length ?? 0) > NextHopHeaderBudget)
+        {
+            await Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
+            return;
+        }
+
         var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
         var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request) : default;
         using (body)
@@ -46,8 +67,8 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
                 return;
             }
 
-            using var request = new HttpRequestMessage(HttpMethod.Parse(context.Request.Method), target.UriFor(pathAndQuery));
-            request.Headers.TryAddWithoutValidation("Via", _via.Append(via));
+            using var request = new HttpRequestMessage(method, target.UriFor(pathAndQuery));
+            request.Headers.TryAddWithoutValidation("Via", forwardedVia);
             if (hasBody)
             {
                 request.Content = new ReadOnlyMemoryContent(body.Memory);
@@ -67,7 +88,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         try
         {
             response = await invoker.SendAsync(request, deadline.Token);
-            answer = await AnswerBody.ReadAsync(response, HttpMethods.IsHead(context.Request.Method), deadline.Token);
+            answer = await AnswerBody.ReadAsync(response, context.Request.Method == HttpMethods.Head, deadline.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
@@ -93,7 +114,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
             CopyHeader(response.Content.Headers, "Content-Type", outgoing);
             CopyHeader(response.Content.Headers, "Allow", outgoing);
             // A HEAD answer has no body but tells the length a GET would have.
-            outgoing.ContentLength = HttpMethods.IsHead(context.Request.Method)
+            outgoing.ContentLength = context.Request.Method == HttpMethods.Head
                 ? response.Content.Headers.ContentLength
                 : answer.Length;
             await outgoing.Body.WriteAsync(answer.Memory, context.RequestAborted);

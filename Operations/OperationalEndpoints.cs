@@ -35,7 +35,7 @@ internal static class OperationalEndpoints
     private static Task? ReadOnly(HttpContext context)
     {
         var method = context.Request.Method;
-        if (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+        if (method == HttpMethods.Get || method == HttpMethods.Head) // case-sensitive, as on keys
             return null;
         context.Response.Headers.Allow = OperationalResponses.AllowedMethods;
         return Responses.MethodNotAllowed.WriteAsync(context.Response);

@@ -39,18 +39,23 @@ public sealed class LifecycleTests
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]
-    public void Idle_server_stops_at_once_on_signal(string signal)
+    [InlineData("HUP")]
+    public void Idle_server_stops_at_once_on_signal_and_says_so_once(string signal)
     {
         using var main = ServerProcess.StartMain();
         var clock = Stopwatch.StartNew();
         main.SendSignal(signal);
-        Assert.True(main.WaitForExit(TimeSpan.FromSeconds(5)));
+        Assert.True(main.WaitForExitAndOutput(TimeSpan.FromSeconds(5)));
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
         Assert.Equal(0, main.ExitCode);
+        var stopLines = main.Output.Split('\n').Where(line => line.Contains("AotKvs stopping on", StringComparison.Ordinal)).ToList();
+        Assert.Contains($"AotKvs stopping on SIG{signal}:", Assert.Single(stopLines));
     }
 
-    [Fact]
-    public async Task In_flight_request_finishes_after_SIGTERM()
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("HUP")]
+    public async Task In_flight_request_finishes_after_a_stop_signal(string signal)
     {
         using var main = ServerProcess.StartMain();
         var body = Encoding.UTF8.GetBytes("""{"value": "in flight"}""");
@@ -62,7 +67,7 @@ public sealed class LifecycleTests
         await stream.WriteAsync(body.AsMemory(0, 5));
         await Task.Delay(100); // the server is now inside the request, waiting for the rest of the body
 
-        main.SendSignal("TERM");
+        main.SendSignal(signal);
         await Task.Delay(200);
         await stream.WriteAsync(body.AsMemory(5));
 
@@ -72,6 +77,7 @@ public sealed class LifecycleTests
         var answer = Encoding.ASCII.GetString(buffer, 0, n);
         Assert.StartsWith("HTTP/1.1 201", answer);
         Assert.True(main.WaitForExit(TimeSpan.FromSeconds(5)));
+        Assert.Equal(0, main.ExitCode);
     }
 
     private static bool WaitFor(Func<bool> condition) => Poll.Until(condition, TimeSpan.FromSeconds(5));

@@ -29,7 +29,7 @@ public sealed class PathAndMethodTests(Cluster cluster)
     {
         var data = new TheoryData<string, string>();
         foreach (var target in Cluster.TargetNames)
-            foreach (var method in new[] { "POST", "PATCH", "OPTIONS", "HEAD", "FOO" })
+            foreach (var method in new[] { "POST", "PATCH", "OPTIONS", "TRACE", "FOO" })
                 data.Add(target, method);
         return data;
     }
@@ -37,12 +37,9 @@ public sealed class PathAndMethodTests(Cluster cluster)
     [Theory, MemberData(nameof(OtherMethods))]
     public async Task Other_method_on_a_key_is_405_with_allow(string target, string method)
     {
-        var answer = await SendAsync(cluster[target], method, "/kvs/" + UniqueKey(), method == "HEAD" ? null : """{"value": 1}""");
-        Assert.Equal(405, answer.Status);
-        Assert.Equal("application/json", answer.ContentType);
-        Assert.Equal(["DELETE", "GET", "PUT"], answer.ContentHeaders.Allow.Order());
-        if (method != "HEAD") // a HEAD answer carries no body by definition
-            answer.ShouldBe(405, """{"error": "Method not allowed"}""");
+        var answer = await SendAsync(cluster[target], method, "/kvs/" + UniqueKey(), method == "TRACE" ? null : """{"value": 1}""");
+        answer.ShouldBe(405, """{"error": "Method not allowed"}""");
+        Assert.Equal(["DELETE", "GET", "HEAD", "PUT"], answer.ContentHeaders.Allow.Order());
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
