@@ -2,7 +2,7 @@ using AotKvs.Configuration;
 using AotKvs.Endpoints;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
-using AotKvs.Storage;
+using AotKvs.Protocol;
 
 HostSetup.TuneSockets();
 var command = CommandLine.Parse(args);
@@ -28,9 +28,9 @@ if (command.Kind == CommandKind.HealthCheck)
 builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
 if (options.Forwarding is { } target)
-    builder.Services.AddSingleton(services => new Forwarder(target, options.ForwardTimeout, services.GetRequiredService<UpstreamReport>()));
+    builder.AddForwarding(options, target);
 else
-    builder.Services.AddSingleton<KeyValueStore>();
+    builder.AddKeyValueStore();
 builder.AddOperations(options);
 
 var app = builder.Build();

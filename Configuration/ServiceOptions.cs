@@ -1,5 +1,3 @@
-using AotKvs.Forwarding;
-
 namespace AotKvs.Configuration;
 
 /// <summary>

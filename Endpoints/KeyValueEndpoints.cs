@@ -1,5 +1,6 @@
 using System.Buffers;
 using AotKvs.Configuration;
+using AotKvs.Protocol;
 using AotKvs.Storage;
 
 namespace AotKvs.Endpoints;
@@ -10,6 +11,12 @@ namespace AotKvs.Endpoints;
 /// </summary>
 internal static class KeyValueEndpoints
 {
+    public static WebApplicationBuilder AddKeyValueStore(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<KeyValueStore>();
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapKeyValueStore(this IEndpointRouteBuilder app)
     {
         var store = app.ServiceProvider.GetRequiredService<KeyValueStore>();
@@ -24,7 +31,7 @@ internal static class KeyValueEndpoints
         var target = RequestTarget.PathAndQuery(context)!;
         var status = KeyRules.Locate(RequestTarget.Path(target), out var encodedKey);
         if (status != KeyStatus.Valid)
-            return Answer(status).WriteAsync(context.Response);
+            return Responses.For(status).WriteAsync(context.Response);
 
         // Methods are case-sensitive: "get" is not GET. A HEAD is answered as a GET; the
         // server sends the headers (Content-Length included) and drops the body.
@@ -35,21 +42,7 @@ internal static class KeyValueEndpoints
             return PutAsync(context, store, target, maxJsonDepth);
         if (method == HttpMethods.Delete)
             return ReadOrRemove(context.Response, store, encodedKey, remove: true);
-        return RefuseMethodAsync(context, RequestTarget.Path(target));
-    }
-
-    /// <summary>
-    /// The answer to a method the key endpoint does not serve, from the path alone: a path
-    /// without a key is still "Key is missing", a key gets 405. A forwarder gives it too for
-    /// methods its client library would rewrite ("get" as "GET").
-    /// </summary>
-    public static Task RefuseMethodAsync(HttpContext context, ReadOnlySpan<char> path)
-    {
-        var status = KeyRules.Locate(path, out _);
-        if (status != KeyStatus.Valid)
-            return Answer(status).WriteAsync(context.Response);
-        context.Response.Headers.Allow = Responses.AllowedKeyMethods;
-        return Responses.MethodNotAllowed.WriteAsync(context.Response);
+        return Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(target));
     }
 
     /// <summary>GET and DELETE: decode the key (on the stack unless it is too long to store) and look it up.</summary>
@@ -63,7 +56,7 @@ internal static class KeyValueEndpoints
         {
             var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
             if (status != KeyStatus.Valid)
-                return Answer(status).WriteAsync(response);
+                return Responses.For(status).WriteAsync(response);
             if (rented is not null)
                 return Responses.KeyNotFound.WriteAsync(response); // longer than any key a PUT accepts
 
@@ -118,11 +111,4 @@ internal static class KeyValueEndpoints
                 ArrayPool<byte>.Shared.Return(rented);
         }
     }
-
-    private static JsonResponse Answer(KeyStatus status) => status switch
-    {
-        KeyStatus.Missing => Responses.KeyMissing,
-        KeyStatus.Malformed => Responses.KeyMalformed,
-        _ => Responses.PathNotFound,
-    };
 }

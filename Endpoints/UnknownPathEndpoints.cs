@@ -1,3 +1,5 @@
+using AotKvs.Protocol;
+
 namespace AotKvs.Endpoints;
 
 internal static class UnknownPathEndpoints

@@ -1,6 +1,6 @@
 using System.Net.Http.Headers;
-using AotKvs.Endpoints;
-using AotKvs.Operations;
+using AotKvs.Configuration;
+using AotKvs.Protocol;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace AotKvs.Forwarding;
@@ -46,7 +46,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         var method = HttpMethod.Parse(context.Request.Method);
         if (method.Method != context.Request.Method && KeyRules.Locate(RequestTarget.Path(pathAndQuery), out _) != KeyStatus.NotKeyPath)
         {
-            await KeyValueEndpoints.RefuseMethodAsync(context, RequestTarget.Path(pathAndQuery));
+            await Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(pathAndQuery));
             return;
         }
 

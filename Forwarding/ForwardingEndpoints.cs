@@ -1,7 +1,20 @@
+using AotKvs.Configuration;
+using AotKvs.Operations;
+
 namespace AotKvs.Forwarding;
 
 internal static class ForwardingEndpoints
 {
+    /// <summary>The forwarder, what it learns from its requests, and its background probe of main.</summary>
+    public static WebApplicationBuilder AddForwarding(this WebApplicationBuilder builder, ServiceOptions options, ForwardingTarget target)
+    {
+        var services = builder.Services;
+        services.AddSingleton<UpstreamReport>();
+        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, provider.GetRequiredService<UpstreamReport>()));
+        services.AddHostedService(provider => new UpstreamProbe(target, options, provider.GetRequiredService<Readiness>()));
+        return builder;
+    }
+
     /// <summary>The forwarding role answers nothing itself: every path goes to main.</summary>
     public static IEndpointRouteBuilder MapForwarding(this IEndpointRouteBuilder app)
     {

@@ -1,6 +1,6 @@
 using System.Text;
 using AotKvs.Configuration;
-using AotKvs.Endpoints;
+using AotKvs.Protocol;
 
 namespace AotKvs.Operations;
 

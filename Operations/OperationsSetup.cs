@@ -5,7 +5,7 @@ namespace AotKvs.Operations;
 
 internal static class OperationsSetup
 {
-    /// <summary>Readiness, metrics and, on a forwarder, the background probe of main.</summary>
+    /// <summary>Readiness and metrics, on both roles.</summary>
     public static WebApplicationBuilder AddOperations(this WebApplicationBuilder builder, ServiceOptions options)
     {
         var services = builder.Services;
@@ -19,11 +19,6 @@ internal static class OperationsSetup
             options,
             provider.GetRequiredService<Readiness>(),
             provider.GetService<KeyValueStore>()));
-        if (options.Forwarding is { } forwarding)
-        {
-            services.AddSingleton<UpstreamReport>();
-            services.AddHostedService(provider => new UpstreamProbe(forwarding, options, provider.GetRequiredService<Readiness>()));
-        }
         return builder;
     }
 }

@@ -2,9 +2,9 @@ namespace AotKvs.Operations;
 
 /// <summary>
 /// Whether this instance can do its job right now. Main is ready as soon as it serves.
-/// A forwarder is ready only while its main answers: it learns that from the background
-/// <see cref="UpstreamProbe"/> and from the outcome of every forwarded request
-/// (<see cref="UpstreamReport"/>), so a request never waits on a readiness check.
+/// A forwarder is ready only while its main answers: the forwarding role tells it, from its
+/// background probe of main and from the outcome of every forwarded request, so a request
+/// never waits on a readiness check.
 /// </summary>
 internal sealed class Readiness(string? initialProblem, ILogger<Readiness> logger)
 {

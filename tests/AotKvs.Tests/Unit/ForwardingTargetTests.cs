@@ -1,4 +1,4 @@
-using AotKvs.Forwarding;
+using AotKvs.Configuration;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

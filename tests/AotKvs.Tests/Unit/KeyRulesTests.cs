@@ -1,5 +1,5 @@
 using System.Text;
-using AotKvs.Endpoints;
+using AotKvs.Protocol;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

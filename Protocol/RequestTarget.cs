@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
 
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 /// <summary>
 /// The request target exactly as the client sent it. Keys come from here rather than from

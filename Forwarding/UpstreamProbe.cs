@@ -1,7 +1,7 @@
 using AotKvs.Configuration;
-using AotKvs.Forwarding;
+using AotKvs.Operations;
 
-namespace AotKvs.Operations;
+namespace AotKvs.Forwarding;
 
 /// <summary>
 /// A forwarder's background check of main: GET /readyz every KVS_READY_PROBE_MS, bounded by

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Unicode;
 
-namespace AotKvs.Storage;
+namespace AotKvs.Protocol;
 
 /// <summary>
 /// Reads the body of a PUT: a JSON object with a member "value". The value is kept as the

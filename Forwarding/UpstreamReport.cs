@@ -1,4 +1,6 @@
-namespace AotKvs.Operations;
+using AotKvs.Operations;
+
+namespace AotKvs.Forwarding;
 
 /// <summary>
 /// What a forwarder learns about main from its real requests, fed to readiness and to the

@@ -1,4 +1,4 @@
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 /// <summary>
 /// Every fixed answer the service gives, written once. The SPEC's strings live here and
@@ -35,4 +35,26 @@ internal static class Responses
     /// <summary>200 with the stored JSON value spliced in as it was written.</summary>
     public static Task WriteFoundAsync(HttpResponse response, ReadOnlySpan<byte> value) =>
         JsonResponse.WriteAsync(response, StatusCodes.Status200OK, FoundPrefix, value, FoundSuffix);
+
+    /// <summary>The answer to a key path that names no usable key.</summary>
+    public static JsonResponse For(KeyStatus status) => status switch
+    {
+        KeyStatus.Missing => KeyMissing,
+        KeyStatus.Malformed => KeyMalformed,
+        _ => PathNotFound,
+    };
+
+    /// <summary>
+    /// The answer to a method the key endpoint does not serve, from the path alone: a path
+    /// without a key is still "Key is missing", a key gets 405. A forwarder gives it too for
+    /// methods its client library would rewrite ("get" as "GET").
+    /// </summary>
+    public static Task RefuseKeyMethodAsync(HttpContext context, ReadOnlySpan<char> path)
+    {
+        var status = KeyRules.Locate(path, out _);
+        if (status != KeyStatus.Valid)
+            return For(status).WriteAsync(context.Response);
+        context.Response.Headers.Allow = AllowedKeyMethods;
+        return MethodNotAllowed.WriteAsync(context.Response);
+    }
 }

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 /// <summary>
 /// A whole request body in one pooled buffer. The server's body-size limit applies while

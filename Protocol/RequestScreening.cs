@@ -1,4 +1,4 @@
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 /// <summary>
 /// What every request goes through before routing, on both roles, so that main, a

@@ -1,6 +1,6 @@
 using System.Text.Unicode;
 
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 internal enum KeyStatus { Valid, Missing, Malformed, NotKeyPath }
 

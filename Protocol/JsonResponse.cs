@@ -2,7 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 
-namespace AotKvs.Endpoints;
+namespace AotKvs.Protocol;
 
 /// <summary>A complete answer whose status and JSON body never change, encoded once.</summary>
 internal sealed class JsonResponse(int status, byte[] body)

@@ -1,6 +1,4 @@
-using AotKvs.Configuration;
-
-namespace AotKvs.Forwarding;
+namespace AotKvs.Configuration;
 
 /// <summary>
 /// Where a forwarding instance sends requests: FORWARDING_ADDRESS as "host:port", where
