@@ -11,21 +11,38 @@ namespace AotKvs.Forwarding;
 /// Content-Type and Allow. Any failure to get a whole answer in time becomes the SPEC's 503;
 /// a request that has been here before is a loop and gets 508.
 /// </summary>
-internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport? report = null) : IDisposable
+internal sealed class Forwarder : IDisposable
 {
+    private readonly ForwardingTarget _target;
+    private readonly TimeSpan _timeout;
+    private readonly UpstreamReport _report;
+    private readonly Func<HttpMessageHandler> _connectToMain;
+    private readonly ViaHeader _via = ViaHeader.ForNewInstance();
+    private readonly DeadlinePool _deadlines;
+
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
-    private HttpMessageInvoker _invoker = CreateInvoker(timeout);
+    private HttpMessageInvoker _invoker;
+
+    /// <param name="connectToMain">Makes the handler behind each connection pool to main;
+    /// tests put a fake main here. By default, <see cref="CreateHandler"/>.</param>
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null)
+    {
+        _target = target;
+        _timeout = timeout;
+        _report = report;
+        _connectToMain = connectToMain ?? (() => CreateHandler(timeout));
+        _deadlines = new DeadlinePool(timeout);
+        _invoker = NewPool();
+    }
 
     /// <summary>
     /// What the next hop (this same binary) accepts in request headers is the server's
     /// default 32 KiB in all; 512 bytes of it are left for Host, Content-Length and the names.
     /// </summary>
     private const int NextHopHeaderBudget = 32 * 1024 - 512;
-    private readonly ViaHeader _via = ViaHeader.ForNewInstance();
-    private readonly DeadlinePool _deadlines = new(timeout);
 
-    public ForwardingTarget Target => target;
+    public ForwardingTarget Target => _target;
 
     public async Task ForwardAsync(HttpContext context)
     {
@@ -67,7 +84,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
                 return;
             }
 
-            using var request = new HttpRequestMessage(method, target.UriFor(pathAndQuery));
+            using var request = new HttpRequestMessage(method, _target.UriFor(pathAndQuery));
             request.Headers.TryAddWithoutValidation("Via", forwardedVia);
             if (hasBody)
             {
@@ -95,7 +112,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
             response?.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
-            report?.Failed(e);
+            _report.Failed(e);
             DropPool(invoker);
             await Responses.CannotForward.WriteAsync(context.Response);
             return;
@@ -108,7 +125,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         using (response)
         using (answer)
         {
-            report?.Answered((int)response.StatusCode);
+            _report.Answered((int)response.StatusCode);
             var outgoing = context.Response;
             outgoing.StatusCode = (int)response.StatusCode;
             CopyHeader(response.Content.Headers, "Content-Type", outgoing);
@@ -134,18 +151,20 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
     /// </summary>
     private void DropPool(HttpMessageInvoker failed)
     {
-        var fresh = CreateInvoker(timeout);
+        var fresh = NewPool();
         if (Interlocked.CompareExchange(ref _invoker, fresh, failed) != failed)
         {
             fresh.Dispose(); // another request already replaced it
             return;
         }
         // Requests still running on the old pool finish or time out first.
-        _ = Task.Delay(timeout * 2).ContinueWith(_ => failed.Dispose(), TaskScheduler.Default);
+        _ = Task.Delay(_timeout * 2).ContinueWith(_ => failed.Dispose(), TaskScheduler.Default);
     }
 
+    private HttpMessageInvoker NewPool() => new(_connectToMain(), disposeHandler: true);
+
     /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
-    internal static HttpMessageInvoker CreateInvoker(TimeSpan timeout) => new(new SocketsHttpHandler
+    internal static SocketsHttpHandler CreateHandler(TimeSpan timeout) => new()
     {
         UseProxy = false,
         UseCookies = false,
@@ -155,7 +174,7 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
         PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
         ActivityHeadersPropagator = null,
-    }, disposeHandler: true);
+    };
 
     public void Dispose() => _invoker.Dispose();
 }

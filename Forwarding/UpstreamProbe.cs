@@ -13,7 +13,7 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         // Its own connection, so probes and forwarded requests never queue behind each other.
-        using var client = Forwarder.CreateInvoker(options.ForwardTimeout);
+        using var client = new HttpMessageInvoker(Forwarder.CreateHandler(options.ForwardTimeout));
         var uri = target.UriFor(OperationalEndpoints.ReadyPath);
         using var timer = new PeriodicTimer(options.ReadyProbeInterval);
         do
