@@ -64,7 +64,7 @@ internal static class KeyValueEndpoints
             if (remove)
                 return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
             return store.TryGet(key, out var entry)
-                ? Responses.WriteFoundAsync(response, Entry.Value(entry))
+                ? Responses.WriteFoundAsync(response, Entry.ValueMemory(entry))
                 : Responses.KeyNotFound.WriteAsync(response);
         }
         finally

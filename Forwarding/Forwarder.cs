@@ -134,7 +134,7 @@ internal sealed class Forwarder : IDisposable
             outgoing.ContentLength = context.Request.Method == HttpMethods.Head
                 ? response.Content.Headers.ContentLength
                 : answer.Length;
-            await outgoing.Body.WriteAsync(answer.Memory, context.RequestAborted);
+            await BodySlices.WriteAsync(outgoing.BodyWriter, answer.Memory, default, context.RequestAborted);
         }
     }
 

@@ -35,4 +35,20 @@ internal sealed class JsonResponse(int status, byte[] body)
     }
 
     private static async Task FlushAsync(PipeWriter writer) => await writer.FlushAsync();
+
+    /// <summary>
+    /// Like the three-part write, for a middle part that may be large: it is sent from the
+    /// caller's memory (a stored entry never changes) in flushed slices, not copied whole.
+    /// </summary>
+    public static Task WriteLargeAsync(HttpResponse response, int status,
+        ReadOnlySpan<byte> first, ReadOnlyMemory<byte> second, ReadOnlySpan<byte> third)
+    {
+        if (second.Length <= BodySlices.SliceBytes)
+            return WriteAsync(response, status, first, second.Span, third);
+        response.StatusCode = status;
+        response.Headers.ContentType = ContentType;
+        response.ContentLength = first.Length + second.Length + third.Length;
+        response.BodyWriter.Write(first);
+        return BodySlices.WriteAsync(response.BodyWriter, second, third.ToArray(), response.HttpContext.RequestAborted);
+    }
 }

@@ -32,9 +32,9 @@ internal static class Responses
     private static readonly byte[] FoundPrefix = """{"result":"found","value":"""u8.ToArray();
     private static readonly byte[] FoundSuffix = "}"u8.ToArray();
 
-    /// <summary>200 with the stored JSON value spliced in as it was written.</summary>
-    public static Task WriteFoundAsync(HttpResponse response, ReadOnlySpan<byte> value) =>
-        JsonResponse.WriteAsync(response, StatusCodes.Status200OK, FoundPrefix, value, FoundSuffix);
+    /// <summary>200 with the stored JSON value spliced in as it was written, sent from the entry itself.</summary>
+    public static Task WriteFoundAsync(HttpResponse response, ReadOnlyMemory<byte> value) =>
+        JsonResponse.WriteLargeAsync(response, StatusCodes.Status200OK, FoundPrefix, value, FoundSuffix);
 
     /// <summary>The answer to a key path that names no usable key.</summary>
     public static JsonResponse For(KeyStatus status) => status switch

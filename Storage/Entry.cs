@@ -25,6 +25,9 @@ internal static class Entry
 
     public static ReadOnlySpan<byte> Value(byte[] entry) => entry.AsSpan(1 + entry[0]);
 
+    /// <summary>The value as memory, so a slow reader can be sent it straight from the (immutable) entry.</summary>
+    public static ReadOnlyMemory<byte> ValueMemory(byte[] entry) => entry.AsMemory(1 + entry[0]);
+
     public static int ValueLength(byte[] entry) => entry.Length - 1 - entry[0];
 }
 

@@ -35,6 +35,16 @@ public sealed class ServerProcess : IDisposable
     /// <summary>Descriptors the process holds now (sockets included), from /proc.</summary>
     public int OpenFiles => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
 
+    /// <summary>Resident memory now (VmRSS), in KiB, from /proc.</summary>
+    public long ResidentKib
+    {
+        get
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0]);
+        }
+    }
+
     public string Output
     {
         get { lock (_output) return _output.ToString(); }
