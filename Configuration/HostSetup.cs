@@ -31,10 +31,17 @@ internal static class HostSetup
         ContentRootPath = AppContext.BaseDirectory,
     };
 
+    /// <summary>Connections the kernel may queue before the server accepts them.</summary>
+    public const int ListenBacklog = 4096;
+
     public static WebApplicationBuilder ConfigureHost(this WebApplicationBuilder builder, ServiceOptions options)
     {
         ListenAddress.Apply(builder, options);
 
+        // A burst of new connections waits in the kernel's accept queue; the server's default
+        // of 512 drops SYNs beyond it, and a dropped SYN is retried only after a second (as
+        // long as a forwarder's whole bound). The kernel caps this at net.core.somaxconn.
+        builder.WebHost.UseSockets(sockets => sockets.Backlog = ListenBacklog);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

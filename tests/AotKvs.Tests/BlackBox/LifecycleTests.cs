@@ -80,5 +80,17 @@ public sealed class LifecycleTests
         Assert.Equal(0, main.ExitCode);
     }
 
+    [Fact]
+    public void Listen_queue_holds_a_burst_of_4096_connections()
+    {
+        using var main = ServerProcess.StartMain();
+        using var ss = Process.Start(new ProcessStartInfo("ss", ["-Hltn", $"sport = :{main.Port}"]) { RedirectStandardOutput = true })!;
+        var lines = ss.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(ss.WaitForExit(5000));
+        Assert.NotEmpty(lines);
+        // For a listening socket, ss shows the accept-queue limit in the Send-Q column.
+        Assert.All(lines, line => Assert.Equal("4096", line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]));
+    }
+
     private static bool WaitFor(Func<bool> condition) => Poll.Until(condition, TimeSpan.FromSeconds(5));
 }
