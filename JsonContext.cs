@@ -10,7 +10,7 @@ internal sealed record ErrorBody(string Error);
 
 /// <summary>
 /// Source-generated serializers (no reflection, so Native AOT stays warning-free).
-/// Bodies are serialized once at start-up into constant byte arrays; see <see cref="Responses"/>.
+/// Bodies are serialized once at start-up into constant byte arrays; see <see cref="Endpoints.Responses"/>.
 /// </summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(ResultBody))]
