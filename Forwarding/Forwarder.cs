@@ -62,6 +62,9 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
     {
         var invoker = _invoker;
         var deadline = _deadlines.Rent();
+        // A client that leaves ends the work it caused: the request to main is cancelled
+        // instead of holding a connection to main until the deadline.
+        var clientGone = context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
         HttpResponseMessage? response = null;
         AnswerBody answer;
         try
@@ -81,6 +84,9 @@ internal sealed class Forwarder(ForwardingTarget target, TimeSpan timeout, Upstr
         }
         finally
         {
+            // Unregistered (waiting out a callback already running) before the source is
+            // reused, so a late abort can never cancel another request's deadline.
+            clientGone.Dispose();
             _deadlines.Return(deadline);
         }
 
