@@ -5,15 +5,15 @@
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0-noble-aot AS build
 
-# Restore in its own layer, keyed on the project file alone, so a code change does not
-# download packages again. If a Directory.Build.props, global.json or NuGet.config is ever
-# added at the top level, add it to this COPY too.
+# Restore in its own layer, keyed on the project and build-settings files alone, so a code
+# change does not download packages again. Every top-level file that MSBuild or the SDK
+# reads (build props, central package versions, global.json) is in this COPY.
 # The runtime identifier comes from the build machine itself (not from BuildKit's
 # TARGETARCH, which the classic builder does not set), and is kept in /tmp/rid
 # so restore and publish agree.
 # (No WORKDIR: under the classic builder each one is another full copy of the SDK image's
 # layers on copy-based storage drivers; absolute paths do the same job.)
-COPY AotKvs.csproj /src/
+COPY AotKvs.csproj NativeAot.props Directory.Build.props Directory.Packages.props global.json /src/
 RUN set -eu; \
     cd /src; \
     case "$(uname -m)" in \

@@ -8,28 +8,12 @@ internal enum CommandKind { Serve, HealthCheck, Help, Version }
 internal sealed record Command(CommandKind Kind, string[] HostArgs, string? Problem = null);
 
 /// <summary>
-/// The binary's flags. Each --flag is another name for a setting's environment variable
-/// and becomes "--NAME=value" for the configuration system, so a flag overrides its
-/// variable and both are read (and checked) by <see cref="ServiceOptions"/> alone.
+/// The binary's flags. Each --flag of <see cref="Settings"/> is another name for its
+/// environment variable and becomes "--NAME=value" for the configuration system, so a flag
+/// overrides its variable and both are read (and checked) by <see cref="ServiceOptions"/> alone.
 /// </summary>
 internal static class CommandLine
 {
-    /// <summary>Flag, variable, default, meaning: the table --help prints and docs/operations.md repeats.</summary>
-    public static readonly (string Flag, string Variable, string Default, string Meaning)[] Settings =
-    [
-        ("--port", "KVS_PORT", "8090", "TCP port on all interfaces; wins over --urls / ASPNETCORE_URLS / ASPNETCORE_HTTP_PORTS"),
-        ("--forwarding-address", "FORWARDING_ADDRESS", "(empty: main)", "host:port of main; set = forwarding role; no port means 8090"),
-        ("--forward-timeout-ms", "KVS_FORWARD_TIMEOUT_MS", "1000", "bound on connecting to and getting a whole answer from main"),
-        ("--ready-probe-ms", "KVS_READY_PROBE_MS", "1000", "how often a forwarder probes main's /readyz"),
-        ("--max-body-bytes", "KVS_MAX_BODY_BYTES", "16777216", "largest request body; larger gets 413"),
-        ("--max-json-depth", "KVS_MAX_JSON_DEPTH", "512", "deepest JSON nesting a PUT body may have"),
-        ("--max-connections", "KVS_MAX_CONNECTIONS", "10000", "open connections at most; more are closed at once"),
-        ("--log-format", "KVS_LOG_FORMAT", "text", "text or json"),
-        ("--log-level", "KVS_LOG_LEVEL", "information", "trace, debug, information, warning, error, critical or none"),
-        ("--instance", "KVS_INSTANCE", "(host name)", "instance name written in every log line and in /metrics"),
-        ("--access-log", "KVS_ACCESS_LOG", "false", "one log line per request (true/false; the bare flag means true)"),
-    ];
-
     /// <summary>ASP.NET Core host settings that pass through unchanged.</summary>
     private static readonly string[] HostSettings = ["urls", "http_ports", "https_ports", "environment", "contentRoot", "applicationName"];
 
@@ -55,8 +39,8 @@ internal static class CommandLine
                 return Fail(arg);
             var equals = arg.IndexOf('=');
             var name = equals < 0 ? arg[2..] : arg[2..equals];
-            var setting = Array.Find(Settings, s => s.Flag == "--" + name || s.Variable.Equals(name, StringComparison.OrdinalIgnoreCase));
-            var key = setting.Variable
+            var setting = Array.Find(Settings.All, s => s.Flag == "--" + name || s.Variable.Equals(name, StringComparison.OrdinalIgnoreCase));
+            var key = setting?.Variable
                 ?? (Array.Exists(HostSettings, h => h.Equals(name, StringComparison.OrdinalIgnoreCase)) || name.Contains(':') ? name : null);
             if (key is null)
                 return Fail(arg);
@@ -66,8 +50,8 @@ internal static class CommandLine
                 value = arg[(equals + 1)..];
             else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
                 value = args[++i];
-            else if (key == "KVS_ACCESS_LOG")
-                value = "true";
+            else if (setting?.BareFlagValue is { } bare)
+                value = bare;
             else
                 return new Command(kind, [], $"option '{arg}' needs a value (see --help)");
             hostArgs.Add($"--{key}={value}");
@@ -109,8 +93,10 @@ internal static class CommandLine
                 .AppendLine("       AotKvs --version | --help")
                 .AppendLine()
                 .AppendLine("Settings (a flag overrides its environment variable):");
-            foreach (var (flag, variable, fallback, meaning) in Settings)
-                text.AppendLine($"  {flag,-22} {variable,-24} default {fallback}").AppendLine($"  {"",-22} {meaning}");
+            foreach (var setting in Settings.All)
+                text.AppendLine($"  {setting.Flag,-22} {setting.Variable,-24} {setting.Type}, default {setting.Default}")
+                    .AppendLine($"  {"",-22} {setting.Meaning}")
+                    .AppendLine($"  {"",-22} allowed: {setting.Allowed}");
             return text
                 .AppendLine()
                 .AppendLine("Also honoured: --urls, ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS (when --port/KVS_PORT is unset).")

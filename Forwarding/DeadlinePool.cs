@@ -17,7 +17,10 @@ internal sealed class DeadlinePool(TimeSpan timeout)
         return source;
     }
 
-    /// <summary>Only a source that never fired can be reset (which also stops its timer).</summary>
+    /// <summary>
+    /// Only a source that never fired (neither the deadline nor the client's abort) can be
+    /// reset, which also stops its timer.
+    /// </summary>
     public void Return(CancellationTokenSource source)
     {
         if (source.TryReset() && _idle.Count < 1024)

@@ -24,8 +24,10 @@ internal sealed class Forwarder : IDisposable
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker;
 
-    /// <param name="connectToMain">Makes the handler behind each connection pool to main;
-    /// tests put a fake main here. By default, <see cref="CreateHandler"/>.</param>
+    /// <summary>
+    /// <paramref name="connectToMain"/> makes the handler behind each connection pool to
+    /// main; tests put a fake main there. By default, <see cref="CreateHandler"/>.
+    /// </summary>
     public Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null)
     {
         _target = target;
@@ -100,6 +102,9 @@ internal sealed class Forwarder : IDisposable
     {
         var invoker = _invoker;
         var deadline = _deadlines.Rent();
+        // A client that leaves ends the work it caused: the request to main is cancelled
+        // instead of holding a connection to main until the deadline.
+        var clientGone = context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
         HttpResponseMessage? response = null;
         AnswerBody answer;
         try
@@ -119,6 +124,9 @@ internal sealed class Forwarder : IDisposable
         }
         finally
         {
+            // Unregistered (waiting out a callback already running) before the source is
+            // reused, so a late abort can never cancel another request's deadline.
+            clientGone.Dispose();
             _deadlines.Return(deadline);
         }
 

@@ -31,9 +31,14 @@ internal static class OperationalEndpoints
         return app;
     }
 
-    /// <summary>Null for GET and HEAD; otherwise the 405 answer, so a PUT /healthz is never forwarded.</summary>
+    /// <summary>
+    /// Null for GET and HEAD; otherwise the 405 answer, so a PUT /healthz is never forwarded.
+    /// Every answer here describes this moment, so no cache may keep it (as ASP.NET Core's
+    /// own health checks say).
+    /// </summary>
     private static Task? ReadOnly(HttpContext context)
     {
+        context.Response.Headers.CacheControl = "no-store";
         var method = context.Request.Method;
         if (method == HttpMethods.Get || method == HttpMethods.Head) // case-sensitive, as on keys
             return null;

@@ -5,10 +5,10 @@ Starts every target fresh on 127.0.0.1 in one invocation, loads it with wrk and 
 scripts in bench/lua, and writes bench/results/latest.md plus an SVG chart. Targets:
 
   aot-main    AotKvs, main role
-  go-main     the Go peer (/work/shared/peers/go-kvs), main role
+  go-main     the Go peer (bench/go-peer: net/http, mutex + map), main role
   ceiling     bench/ceiling: Kestrel on Native AOT answering a constant (framework ceiling)
   aot-fwd     AotKvs, forwarding role, in front of a fresh AotKvs main
-  go-fwd      the Go peer, forwarding role, in front of a fresh AotKvs main
+  go-fwd      the Go peer (httputil.ReverseProxy), forwarding role, in front of a fresh AotKvs main
   nginx-fwd   nginx proxy_pass + upstream keepalive, in front of a fresh AotKvs main
   (extra)     --extra-forwarder NAME=BINARY: any AotKvs-compatible binary as forwarder
 
@@ -672,7 +672,7 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     w("")
     w("| binary | size | ratio to AotKvs |")
     w("| --- | ---: | ---: |")
-    sizes = [("AotKvs", b.aot), ("Ceiling (bench/ceiling)", b.ceiling), ("go-kvs (peer)", b.go)]
+    sizes = [("AotKvs", b.aot), ("Ceiling (bench/ceiling)", b.ceiling), ("go-peer (bench/go-peer)", b.go)]
     sizes += [(f"{k} (--extra-forwarder)", v) for k, v in b.extra.items()]
     sizes += [("nginx (dynamically linked, for scale only)", "/usr/sbin/nginx")]
     base = os.path.getsize(b.aot)
@@ -712,7 +712,7 @@ def main():
     ap.add_argument("--mem-keys", type=int, default=1_000_000)
     ap.add_argument("--targets", help="comma-separated subset of targets")
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to separate CPUs")
-    ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-kvs")
+    ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-peer", help="the built bench/go-peer")
     ap.add_argument("--extra-forwarder", action="append", default=[], metavar="NAME=BINARY",
                     help="another AotKvs-compatible binary to run as a forwarder (e.g. an experiment)")
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results", "latest.md"))

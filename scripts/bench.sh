@@ -12,8 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GO_KVS_DIR=${GO_KVS_DIR:-/work/shared/peers/go-kvs}   # the Go peer's source (not part of this repo)
-BENCH_TMP=${BENCH_TMP:-/tmp/aotkvs-bench}                # built peer binaries live here, never in the repo
+BENCH_TMP=${BENCH_TMP:-/tmp/aotkvs-bench}   # the built Go peer lives here, never in the repo
 
 build=1
 if [[ ${1:-} == --no-build ]]; then build=0; shift; fi
@@ -31,10 +30,11 @@ export PATH="$PATH:/usr/sbin"
 
 mkdir -p "$BENCH_TMP"
 if ((build)); then
-    echo "building AotKvs, the Kestrel ceiling and the Go peer..."
-    dotnet publish -c Release -o artifacts/publish -nologo -v quiet
+    echo "building AotKvs, the Kestrel ceiling (bench/ceiling) and the Go peer (bench/go-peer)..."
+    dotnet publish AotKvs.csproj -c Release -o artifacts/publish -nologo -v quiet
     dotnet publish bench/ceiling/Ceiling.csproj -c Release -o artifacts/ceiling -nologo -v quiet
-    (cd "$GO_KVS_DIR" && go build -o "$BENCH_TMP/go-kvs" .)
+    # Standard library only: builds offline, no module download.
+    (cd bench/go-peer && GOFLAGS=-mod=mod GOPROXY=off go build -o "$BENCH_TMP/go-peer" .)
 fi
 
 runner=""
@@ -48,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-python3 bench/run.py --go-bin "$BENCH_TMP/go-kvs" "$@" &
+python3 bench/run.py --go-bin "$BENCH_TMP/go-peer" "$@" &
 runner=$!
 wait "$runner"
 status=$?

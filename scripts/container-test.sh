@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Container test: proves, on a machine with no registry access, that the top-level
 # Dockerfile builds with a plain `docker build -t asg2img .` and that the image behaves as
-# the graders drive it (SPEC.md, "How graders run it"):
+# the graders drive it (README.md, "Container" and "The asg2net walk-through"):
 #
 #   1. a Docker engine (started here if none runs: dockerd --storage-driver=vfs
 #      --iptables=false, stopped again at the end), the base-image stand-ins

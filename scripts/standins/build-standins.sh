@@ -121,7 +121,8 @@ build_sdk_rootfs() {
     local pkgs="$root/root/.nuget/packages" tmp
     mkdir -p "$pkgs" "$root/root/.nuget/NuGet"
     tmp="$(mktemp -d)"
-    cp "$repo/AotKvs.csproj" "$tmp/"
+    # The same files the Dockerfile's restore layer copies.
+    cp "$repo"/{AotKvs.csproj,NativeAot.props,Directory.Build.props,Directory.Packages.props,global.json} "$tmp/"
     log "restoring AotKvs.csproj for $RID into the stand-in's NuGet packages folder"
     (cd "$tmp" && DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 \
         dotnet restore AotKvs.csproj -r "$RID" --packages "$pkgs" -v quiet -nologo) \

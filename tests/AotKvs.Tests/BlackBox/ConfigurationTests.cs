@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;

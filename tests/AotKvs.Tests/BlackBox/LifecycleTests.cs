@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using System.Text;
 using AotKvs.Tests.Support;
 using Xunit;
-using static AotKvs.Tests.Support.KvsHttp;
 
 namespace AotKvs.Tests.BlackBox;
 

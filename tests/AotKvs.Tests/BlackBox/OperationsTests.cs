@@ -42,6 +42,22 @@ public sealed class OperationsTests
         (await GetAsync(forwarder.BaseUri, "/healthz/x")).ShouldBe(503, """{"error": "Cannot forward request"}""");
     }
 
+    [Fact]
+    public async Task Reserved_paths_are_never_cached()
+    {
+        using var main = ServerProcess.StartMain();
+        using var forwarder = ServerProcess.StartForwarder(main.Address);
+        foreach (var server in new[] { main.BaseUri, forwarder.BaseUri })
+            foreach (var path in new[] { "/healthz", "/readyz", "/metrics" })
+                foreach (var method in new[] { "GET", "HEAD" })
+                {
+                    var answer = await SendAsync(server, method, path);
+                    Assert.True(answer.Headers.CacheControl?.NoStore == true, $"{method} {path} on {server}: Cache-Control '{answer.Headers.CacheControl}'");
+                }
+        // The key-value answers are left to the HTTP defaults.
+        Assert.Null((await GetAsync(main.BaseUri, "/kvs/" + UniqueKey())).Headers.CacheControl);
+    }
+
     [Theory]
     [InlineData("/healthz")]
     [InlineData("/readyz")]

@@ -52,4 +52,23 @@ public sealed class SlowMainTests
             $"forwarder files {filesBefore} -> {forwarder.OpenFiles}");
         Assert.Equal(64, main.Heads.Count);
     }
+
+    [Fact]
+    public async Task A_client_that_leaves_stops_the_request_to_main()
+    {
+        using var main = new FakeMain(delay: null);
+        // A deadline far beyond the test: only the client's leaving can end the upstream request.
+        using var forwarder = ServerProcess.StartForwarder(main.Address, null, ("KVS_FORWARD_TIMEOUT_MS", "60000"));
+
+        var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(forwarder.BaseUri.Host, forwarder.BaseUri.Port);
+        await client.GetStream().WriteAsync("GET /kvs/abandoned HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+        Assert.True(Poll.Until(() => main.Heads.Any(h => h.StartsWith("GET /kvs/abandoned ", StringComparison.Ordinal)), TimeSpan.FromSeconds(5)),
+            "the request never reached main");
+        var openAtMain = main.OpenConnections; // the forwarded request's, and the readiness probe's
+
+        client.Dispose();
+        Assert.True(Poll.Until(() => main.OpenConnections < openAtMain, TimeSpan.FromSeconds(5)),
+            $"main still holds {main.OpenConnections} connections 5 s after the client left (deadline 60 s)");
+    }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using AotKvs.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;

@@ -43,7 +43,7 @@ public sealed class CommandLineTests
     [Fact]
     public void Help_names_every_setting()
     {
-        foreach (var setting in CommandLine.Settings)
+        foreach (var setting in Settings.All)
         {
             Assert.Contains(setting.Flag, CommandLine.HelpText);
             Assert.Contains(setting.Variable, CommandLine.HelpText);

@@ -7,6 +7,7 @@ using AotKvs.Forwarding;
 using AotKvs.Operations;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
@@ -30,10 +31,13 @@ public sealed class ForwarderTests : IDisposable
 
     private Forwarder NewForwarder(TimeSpan? timeout = null)
     {
-        Assert.True(ForwardingTarget.TryParse("10.10.0.2:8090", out var target, out _));
-        var options = new ServiceOptions(target, timeout ?? TimeSpan.FromSeconds(1), 1 << 20, 64, 100);
+        var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["FORWARDING_ADDRESS"] = "10.10.0.2:8090",
+            ["KVS_FORWARD_TIMEOUT_MS"] = ((int)(timeout ?? TimeSpan.FromSeconds(1)).TotalMilliseconds).ToString(),
+        }).Build());
         var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new MetricsCollector(), options, _readiness);
-        return new Forwarder(target!, options.ForwardTimeout, new UpstreamReport(_readiness, metrics), () =>
+        return new Forwarder(options.Forwarding!, options.ForwardTimeout, new UpstreamReport(_readiness, metrics), () =>
         {
             var pool = new ScriptedMain((request, cancel) => _main(request, cancel));
             _pools.Add(pool);

@@ -1,0 +1,68 @@
+namespace AotKvs.Configuration;
+
+/// <summary>
+/// Every setting of the service, in the order --help and the docs list them. Each is an
+/// environment variable and a flag (the flag wins); <see cref="ServiceOptions.Load"/> reads them.
+/// </summary>
+internal static class Settings
+{
+    public static readonly NumberSetting Port = new(
+        "--port", "KVS_PORT", "port", ListenAddress.DefaultPort, 1, 65535,
+        "listen on all interfaces at this port; without it, --urls / ASPNETCORE_URLS / ASPNETCORE_HTTP_PORTS apply, then 8090");
+
+    public static readonly TextSetting ForwardingAddress = new(
+        "--forwarding-address", "FORWARDING_ADDRESS", "host:port", "(empty: main)",
+        "IPv4, [IPv6] or name; no port means 8090",
+        "where main is; set means the forwarding role");
+
+    public static readonly NumberSetting ForwardTimeoutMs = new(
+        "--forward-timeout-ms", "KVS_FORWARD_TIMEOUT_MS", "milliseconds", 1000, 1, 600_000,
+        "bound on connecting to main and getting its whole answer; past it, 503");
+
+    public static readonly NumberSetting ReadyProbeMs = new(
+        "--ready-probe-ms", "KVS_READY_PROBE_MS", "milliseconds", 1000, 10, 3_600_000,
+        "how often a forwarder probes main's /readyz");
+
+    public static readonly NumberSetting MaxBodyBytes = new(
+        "--max-body-bytes", "KVS_MAX_BODY_BYTES", "bytes", 16 * 1024 * 1024, 1, int.MaxValue,
+        "largest request body; larger gets 413");
+
+    public static readonly NumberSetting MaxJsonDepth = new(
+        "--max-json-depth", "KVS_MAX_JSON_DEPTH", "levels", 512, 1, 100_000,
+        "deepest JSON nesting a PUT body may have (the body's object is level 1)");
+
+    public static readonly NumberSetting MaxConnections = new(
+        "--max-connections", "KVS_MAX_CONNECTIONS", "connections", 10_000, 1, 1_000_000,
+        "open connections at most; more are closed at once");
+
+    public static readonly ChoiceSetting<LogFormat> LogFormat = new(
+        "--log-format", "KVS_LOG_FORMAT", Configuration.LogFormat.Text,
+        [("text", Configuration.LogFormat.Text), ("json", Configuration.LogFormat.Json)],
+        "one line of text, or one JSON object, per log entry");
+
+    public static readonly ChoiceSetting<LogLevel> LogLevel = new(
+        "--log-level", "KVS_LOG_LEVEL", Microsoft.Extensions.Logging.LogLevel.Information,
+        [
+            ("trace", Microsoft.Extensions.Logging.LogLevel.Trace),
+            ("debug", Microsoft.Extensions.Logging.LogLevel.Debug),
+            ("information", Microsoft.Extensions.Logging.LogLevel.Information),
+            ("info", Microsoft.Extensions.Logging.LogLevel.Information),
+            ("warning", Microsoft.Extensions.Logging.LogLevel.Warning),
+            ("warn", Microsoft.Extensions.Logging.LogLevel.Warning),
+            ("error", Microsoft.Extensions.Logging.LogLevel.Error),
+            ("critical", Microsoft.Extensions.Logging.LogLevel.Critical),
+            ("none", Microsoft.Extensions.Logging.LogLevel.None),
+        ],
+        "least severe log entry written");
+
+    public static readonly TextSetting Instance = new(
+        "--instance", "KVS_INSTANCE", "text", "(host name)", "any",
+        "instance name written in every log line and in /metrics");
+
+    public static readonly SwitchSetting AccessLog = new(
+        "--access-log", "KVS_ACCESS_LOG",
+        "one log line per request; off, the access log is not in the pipeline at all");
+
+    public static readonly Setting[] All =
+        [Port, ForwardingAddress, ForwardTimeoutMs, ReadyProbeMs, MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
+}

@@ -1,0 +1,3 @@
+module aotkvs/bench/go-peer
+
+go 1.19
