@@ -8,6 +8,7 @@ namespace AotKvs.Configuration;
 internal sealed record ServiceOptions(
     ForwardingTarget? Forwarding,
     TimeSpan ForwardTimeout,
+    int UpstreamConnections,
     long MaxBodyBytes,
     int MaxJsonDepth,
     int MaxConnections,
@@ -21,6 +22,7 @@ internal sealed record ServiceOptions(
     public static ServiceOptions Load(IConfiguration config) => new(
         Forwarding: ReadForwarding(config),
         ForwardTimeout: TimeSpan.FromMilliseconds(Settings.ForwardTimeoutMs.Read(config)),
+        UpstreamConnections: Settings.UpstreamConnections.Read(config),
         MaxBodyBytes: Settings.MaxBodyBytes.Read(config),
         MaxJsonDepth: Settings.MaxJsonDepth.Read(config),
         MaxConnections: Settings.MaxConnections.Read(config),

@@ -19,6 +19,10 @@ internal static class Settings
         "--forward-timeout-ms", "KVS_FORWARD_TIMEOUT_MS", "milliseconds", 1000, 1, 600_000,
         "bound on connecting to main and getting its whole answer; past it, 503");
 
+    public static readonly NumberSetting UpstreamConnections = new(
+        "--upstream-connections", "KVS_UPSTREAM_CONNECTIONS", "connections", 256, 1, 100_000,
+        "connections a forwarder opens to main at most; more requests wait for one within the forward bound");
+
     public static readonly NumberSetting ReadyProbeMs = new(
         "--ready-probe-ms", "KVS_READY_PROBE_MS", "milliseconds", 1000, 10, 3_600_000,
         "how often a forwarder probes main's /readyz");
@@ -64,5 +68,5 @@ internal static class Settings
         "one log line per request; off, the access log is not in the pipeline at all");
 
     public static readonly Setting[] All =
-        [Port, ForwardingAddress, ForwardTimeoutMs, ReadyProbeMs, MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
+        [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs, MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
 }

@@ -20,6 +20,11 @@ internal sealed class Forwarder : IDisposable
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
     private readonly DeadlinePool _deadlines;
 
+    // One permit per connection to main: a request to main holds one from before it is
+    // sent until main's whole answer is in, so connections to main never exceed the bound,
+    // whatever the burst of clients. The wait counts against the same forward bound.
+    private readonly SemaphoreSlim _connections;
+
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
     private HttpMessageInvoker _invoker;
@@ -28,12 +33,13 @@ internal sealed class Forwarder : IDisposable
     /// <paramref name="connectToMain"/> makes the handler behind each connection pool to
     /// main; tests put a fake main there. By default, <see cref="CreateHandler"/>.
     /// </summary>
-    public Forwarder(ForwardingTarget target, TimeSpan timeout, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null)
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null)
     {
+        _connections = new SemaphoreSlim(maxConnections, maxConnections);
         _target = target;
         _timeout = timeout;
         _report = report;
-        _connectToMain = connectToMain ?? (() => CreateHandler(timeout));
+        _connectToMain = connectToMain ?? (() => CreateHandler(timeout, maxConnections));
         _deadlines = new DeadlinePool(timeout);
         _invoker = NewPool();
     }
@@ -107,8 +113,10 @@ internal sealed class Forwarder : IDisposable
         var clientGone = context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
         HttpResponseMessage? response = null;
         AnswerBody answer;
+        var holdsConnection = false;
         try
         {
+            holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
             response = await invoker.SendAsync(request, deadline.Token);
             answer = await AnswerBody.ReadAsync(response, context.Request.Method == HttpMethods.Head, deadline.Token);
         }
@@ -117,13 +125,22 @@ internal sealed class Forwarder : IDisposable
             response?.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
-            _report.Failed(e);
-            DropPool(invoker);
+            if (holdsConnection)
+            {
+                _report.Failed(e);
+                DropPool(invoker);
+            }
+            else
+            {
+                _report.AllConnectionsBusy(); // main is not at fault: no connection came free in time
+            }
             await Responses.CannotForward.WriteAsync(context.Response);
             return;
         }
         finally
         {
+            if (holdsConnection)
+                _connections.Release();
             // Unregistered (waiting out a callback already running) before the source is
             // reused, so a late abort can never cancel another request's deadline.
             clientGone.Dispose();
@@ -172,8 +189,9 @@ internal sealed class Forwarder : IDisposable
     private HttpMessageInvoker NewPool() => new(_connectToMain(), disposeHandler: true);
 
     /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
-    internal static SocketsHttpHandler CreateHandler(TimeSpan timeout) => new()
+    internal static SocketsHttpHandler CreateHandler(TimeSpan timeout, int maxConnections = int.MaxValue) => new()
     {
+        MaxConnectionsPerServer = maxConnections,
         UseProxy = false,
         UseCookies = false,
         AllowAutoRedirect = false,
@@ -184,5 +202,9 @@ internal sealed class Forwarder : IDisposable
         ActivityHeadersPropagator = null,
     };
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _invoker.Dispose();
+        _connections.Dispose();
+    }
 }

@@ -10,7 +10,7 @@ internal static class ForwardingEndpoints
     {
         var services = builder.Services;
         services.AddSingleton<UpstreamReport>();
-        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, provider.GetRequiredService<UpstreamReport>()));
+        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, provider.GetRequiredService<UpstreamReport>()));
         services.AddHostedService(provider => new UpstreamProbe(target, options, provider.GetRequiredService<Readiness>()));
         return builder;
     }

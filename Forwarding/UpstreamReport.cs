@@ -16,6 +16,9 @@ internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics
             readiness.MarkReady();
     }
 
+    /// <summary>Every connection to main stayed busy for the whole bound: counted, but main is not marked not ready.</summary>
+    public void AllConnectionsBusy() => metrics.CountForwardError(ForwardFailure.Busy);
+
     public void Failed(Exception failure)
     {
         var cause = ForwardFailure.Cause(failure);

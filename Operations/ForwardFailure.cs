@@ -5,7 +5,10 @@ namespace AotKvs.Operations;
 /// <summary>The cause label of a forward error, as counted in kvs_forward_errors_total.</summary>
 internal static class ForwardFailure
 {
-    public static readonly string[] Causes = ["refused", "unreachable", "timeout", "dropped", "invalid_response", "other"];
+    /// <summary>No connection to main came free within the bound (KVS_UPSTREAM_CONNECTIONS all in use).</summary>
+    public const string Busy = "upstream_busy";
+
+    public static readonly string[] Causes = ["refused", "unreachable", "timeout", "dropped", "invalid_response", Busy, "other"];
 
     public static string Cause(Exception failure)
     {

@@ -27,17 +27,19 @@ public sealed class ForwarderTests : IDisposable
     private readonly List<ScriptedMain> _pools = [];
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
     private readonly Readiness _readiness = new(null, NullLogger<Readiness>.Instance);
+    private readonly MetricsCollector _collector = new();
     private Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> _main = (_, _) => Task.FromResult(Json(200, """{"result":"found","value":1}"""));
 
-    private Forwarder NewForwarder(TimeSpan? timeout = null)
+    private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256)
     {
         var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["FORWARDING_ADDRESS"] = "10.10.0.2:8090",
             ["KVS_FORWARD_TIMEOUT_MS"] = ((int)(timeout ?? TimeSpan.FromSeconds(1)).TotalMilliseconds).ToString(),
+            ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
         }).Build());
-        var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), new MetricsCollector(), options, _readiness);
-        return new Forwarder(options.Forwarding!, options.ForwardTimeout, new UpstreamReport(_readiness, metrics), () =>
+        var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness);
+        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, new UpstreamReport(_readiness, metrics), () =>
         {
             var pool = new ScriptedMain((request, cancel) => _main(request, cancel));
             _pools.Add(pool);
@@ -145,6 +147,61 @@ public sealed class ForwarderTests : IDisposable
     }
 
     [Fact]
+    public async Task Requests_beyond_the_connection_bound_wait_for_a_connection()
+    {
+        using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2);
+        var inFlight = 0;
+        var most = 0;
+        _main = async (_, _) =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref most, now);
+            await Task.Delay(20);
+            Interlocked.Decrement(ref inFlight);
+            return Json(200, """{"result":"deleted"}""");
+        };
+        var contexts = Enumerable.Range(0, 10).Select(_ => Request("DELETE", "/kvs/a")).ToList();
+
+        await Task.WhenAll(contexts.Select(forwarder.ForwardAsync));
+
+        Assert.Equal(2, most);
+        Assert.All(contexts, context => AssertAnswer(context, 200, """{"result": "deleted"}"""));
+    }
+
+    [Fact]
+    public async Task A_request_that_finds_no_free_connection_within_the_bound_is_503_counted_as_busy()
+    {
+        using var forwarder = NewForwarder(TimeSpan.FromMilliseconds(300), upstreamConnections: 1);
+        var mainHasIt = new TaskCompletionSource();
+        _main = async (_, cancel) =>
+        {
+            mainHasIt.SetResult();
+            await Task.Delay(Timeout.Infinite, cancel); // silent main: the holder times out
+            throw new InvalidOperationException();
+        };
+        var holder = Request("DELETE", "/kvs/a");
+        var holding = forwarder.ForwardAsync(holder);
+        await mainHasIt.Task;
+        var waiter = Request("DELETE", "/kvs/b");
+
+        await Task.WhenAll(holding, forwarder.ForwardAsync(waiter));
+
+        AssertAnswer(holder, 503, CannotForward);
+        AssertAnswer(waiter, 503, CannotForward);
+        Assert.Single(_pools[0].Seen); // the waiter never reached main
+        var metrics = _collector.Scrape();
+        Assert.Contains("kvs_forward_errors_total{cause=\"timeout\"} 1", metrics);
+        Assert.Contains("kvs_forward_errors_total{cause=\"upstream_busy\"} 1", metrics);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        for (var seen = Volatile.Read(ref target); value > seen; seen = Volatile.Read(ref target))
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen)
+                return;
+    }
+
+    [Fact]
     public async Task A_request_that_already_passed_this_forwarder_is_a_loop()
     {
         using var forwarder = NewForwarder();
@@ -242,7 +299,11 @@ public sealed class ForwarderTests : IDisposable
         return answer;
     }
 
-    public void Dispose() => _services.Dispose();
+    public void Dispose()
+    {
+        _collector.Dispose();
+        _services.Dispose();
+    }
 
     private sealed class BodyDetection(bool canHaveBody) : IHttpRequestBodyDetectionFeature
     {
