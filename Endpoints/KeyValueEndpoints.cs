@@ -21,7 +21,8 @@ internal static class KeyValueEndpoints
     {
         var store = app.ServiceProvider.GetRequiredService<KeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
-        app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth));
+        app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth))
+            .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 

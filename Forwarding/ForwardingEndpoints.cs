@@ -1,5 +1,6 @@
 using AotKvs.Configuration;
 using AotKvs.Operations;
+using AotKvs.Protocol;
 
 namespace AotKvs.Forwarding;
 
@@ -19,7 +20,7 @@ internal static class ForwardingEndpoints
     public static IEndpointRouteBuilder MapForwarding(this IEndpointRouteBuilder app)
     {
         var forwarder = app.ServiceProvider.GetRequiredService<Forwarder>();
-        app.Map("{**path}", forwarder.ForwardAsync);
+        app.Map("{**path}", forwarder.ForwardAsync).WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 }

@@ -26,6 +26,11 @@ internal sealed class ServiceMetrics
         meter.CreateObservableGauge("kvs.ready", () => readiness.IsReady ? 1 : 0,
             description: "1 while /readyz answers 200, else 0.");
 
+        meter.CreateObservableGauge("kvs.gc.allocated.bytes", () => GC.GetTotalAllocatedBytes(),
+            description: "Bytes allocated on the managed heap since start (it only grows); its rise per request is the garbage a request makes.");
+        meter.CreateObservableGauge("kvs.gc.heap.bytes", () => GC.GetGCMemoryInfo().HeapSizeBytes,
+            description: "Managed heap size after the last garbage collection.");
+
         _forwardErrors = meter.CreateCounter<long>("kvs.forward.errors",
             description: "Requests a forwarder could not get a whole answer from main for, by cause.");
         if (options.IsForwarding)
