@@ -13,6 +13,7 @@ internal static class OperationsSetup
             options.Forwarding is { } target ? $"main {target} not probed yet" : null,
             provider.GetRequiredService<ILogger<Readiness>>()));
         services.AddSingleton<MetricsCollector>();
+        services.AddHostedService<IdleMemoryTrimmer>();
         services.AddSingleton(provider => new ServiceMetrics(
             provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             provider.GetRequiredService<MetricsCollector>(),
