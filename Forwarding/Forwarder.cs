@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
@@ -24,6 +25,9 @@ internal sealed class Forwarder : IDisposable
     // sent until main's whole answer is in, so connections to main never exceed the bound,
     // whatever the burst of clients. The wait counts against the same forward bound.
     private readonly SemaphoreSlim _connections;
+
+    // When main last answered (a Stopwatch timestamp): tells a slow main from a vanished one.
+    private long _lastAnswer;
 
     // Main's answer is copied only after it has arrived whole, so a connection dropped
     // mid-body is still a clean 503 rather than a truncated 200.
@@ -114,6 +118,7 @@ internal sealed class Forwarder : IDisposable
         HttpResponseMessage? response = null;
         AnswerBody answer;
         var holdsConnection = false;
+        var started = Stopwatch.GetTimestamp();
         try
         {
             holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
@@ -125,7 +130,14 @@ internal sealed class Forwarder : IDisposable
             response?.Dispose();
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
-            if (holdsConnection)
+            if (holdsConnection && e is OperationCanceledException && Volatile.Read(ref _lastAnswer) > started)
+            {
+                // Main answered other requests while this one waited: it is there but slow
+                // (overloaded), not gone. Dropping every pooled connection would only add
+                // a burst of new connections to a main that is already behind.
+                _report.TimedOutWhileMainAnswers(e);
+            }
+            else if (holdsConnection)
             {
                 _report.Failed(e);
                 DropPool(invoker);
@@ -147,6 +159,7 @@ internal sealed class Forwarder : IDisposable
             _deadlines.Return(deadline);
         }
 
+        Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
         using (response)
         using (answer)
         {

@@ -19,6 +19,9 @@ internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics
     /// <summary>Every connection to main stayed busy for the whole bound: counted, but main is not marked not ready.</summary>
     public void AllConnectionsBusy() => metrics.CountForwardError(ForwardFailure.Busy);
 
+    /// <summary>A timeout while main kept answering other requests: counted, but main stays ready.</summary>
+    public void TimedOutWhileMainAnswers(Exception failure) => metrics.CountForwardError(ForwardFailure.Cause(failure));
+
     public void Failed(Exception failure)
     {
         var cause = ForwardFailure.Cause(failure);

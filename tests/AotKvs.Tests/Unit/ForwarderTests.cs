@@ -147,6 +147,28 @@ public sealed class ForwarderTests : IDisposable
     }
 
     [Fact]
+    public async Task A_timeout_while_main_answers_others_keeps_the_pool_and_readiness()
+    {
+        using var forwarder = NewForwarder(TimeSpan.FromMilliseconds(300));
+        _main = async (request, cancel) =>
+        {
+            if (request.RequestUri!.AbsolutePath == "/kvs/slow")
+                await Task.Delay(Timeout.Infinite, cancel);
+            return Json(200, """{"result":"deleted"}""");
+        };
+        var slow = Request("DELETE", "/kvs/slow");
+        var slowDone = forwarder.ForwardAsync(slow);
+        await forwarder.ForwardAsync(Request("DELETE", "/kvs/quick")); // main answers meanwhile
+
+        await slowDone;
+
+        AssertAnswer(slow, 503, CannotForward);
+        Assert.Single(_pools); // an overloaded main is not a vanished one: no new pool
+        Assert.True(_readiness.IsReady);
+        Assert.Contains("kvs_forward_errors_total{cause=\"timeout\"} 1", _collector.Scrape());
+    }
+
+    [Fact]
     public async Task Requests_beyond_the_connection_bound_wait_for_a_connection()
     {
         using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2);
