@@ -17,6 +17,7 @@ public static class LinearizabilityReport
             .AppendLine($"faults: {string.Join("; ", faults)}")
             .AppendLine($"violations: {verdicts.Count(v => v.Verdict == Verdict.Violation)}, out of budget: {verdicts.Count(v => v.Verdict == Verdict.OutOfBudget)}")
             .AppendLine($"search steps: {verdicts.Sum(v => v.Steps)}, most configurations at once: {(verdicts.Count == 0 ? 0 : verdicts.Max(v => v.PeakConfigurations))}, check time: {checkTime.TotalSeconds:F1} s")
+            .AppendLine($"test process peak resident memory: {PeakResidentMemory()}")
             .AppendLine($"answers outside the SPEC: {anomalies.Count}");
         foreach (var anomaly in anomalies.Take(20))
             text.AppendLine("  " + anomaly);
@@ -24,6 +25,10 @@ public static class LinearizabilityReport
             text.Append(Describe(bad));
         return text.ToString();
     }
+
+    /// <summary>VmHWM of this process: the most memory it ever held resident.</summary>
+    public static string PeakResidentMemory() =>
+        File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?[6..].Trim() ?? "unknown";
 
     /// <summary>One bad key: the verdict, its reason, where it got stuck and the window that shows it.</summary>
     public static string Describe(KeyVerdict bad)

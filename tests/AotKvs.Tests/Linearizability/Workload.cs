@@ -6,7 +6,10 @@ namespace AotKvs.Tests.Linearizability;
 /// <summary>Shape of a run: clients, keys, and bounds in time and count.</summary>
 public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int MaxOpsPerClient, TimeSpan OpTimeout, int Seed = 1)
 {
-    public string KeyName(int i) => $"lin-{Seed}-{i}";
+    // One string per key, shared by all its operations: a long history holds millions.
+    private readonly string[] _keyNames = [.. Enumerable.Range(0, Keys).Select(i => $"lin-{Seed}-{i}")];
+
+    public string KeyName(int i) => _keyNames[i];
 }
 
 /// <summary>
