@@ -70,6 +70,50 @@ public sealed class CheckerTests
     public void Rejects_non_linearizable_history(string name, Operation[] history) =>
         Assert.True(Check(history) == Verdict.Violation, name);
 
+    /// <summary>Many overlapping PUTs of one key: the set of configurations grows with each.</summary>
+    private static Operation[] Crowd(int puts) =>
+        [.. Enumerable.Range(0, puts).Select(i => Put(i, i + 1, i, 1000 + i, i == 0 ? Created : Replaced))];
+
+    [Fact]
+    public void Running_out_of_memory_budget_is_a_verdict_naming_key_and_reason()
+    {
+        var limits = new CheckLimits(TimeSpan.FromSeconds(10), MemoryPerKey: 50 * CheckLimits.BytesPerConfiguration);
+        var verdict = Assert.Single(LinearizabilityChecker.Check(Crowd(20), limits));
+        Assert.Equal(Verdict.OutOfBudget, verdict.Verdict);
+        Assert.Equal("k", verdict.Key);
+        Assert.Contains("memory budget", verdict.Reason);
+        Assert.Contains("key k: OutOfBudget (memory budget", LinearizabilityReport.Describe(verdict));
+    }
+
+    [Fact]
+    public void Running_out_of_time_is_a_verdict()
+    {
+        var verdict = Assert.Single(LinearizabilityChecker.Check(Crowd(20), CheckLimits.Default with { TimePerKey = TimeSpan.Zero }));
+        Assert.Equal(Verdict.OutOfBudget, verdict.Verdict);
+        Assert.Contains("time budget", verdict.Reason);
+    }
+
+    [Fact]
+    public void More_open_operations_than_the_checker_tracks_is_a_verdict()
+    {
+        // Reads of a value not yet written: none can take effect, so the set stays small.
+        Operation[] waiting = [.. Enumerable.Range(0, Frontier.MaxOpen + 1).Select(i => Get(i, i, 1000 + i, Found, 99)), Put(99, 99, 500, 501, Created)];
+        var verdict = Assert.Single(LinearizabilityChecker.Check(waiting, CheckLimits.Default));
+        Assert.Equal(Verdict.OutOfBudget, verdict.Verdict);
+        Assert.Contains("open at once", verdict.Reason);
+    }
+
+    [Fact]
+    public void A_value_written_twice_is_refused() =>
+        Assert.Throws<InvalidDataException>(() => LinearizabilityChecker.Check([Put(1, 1, 0, 1, Created), Put(2, 1, 2, 3, Replaced)], Budget));
+
+    [Fact]
+    public void A_crowd_within_budget_is_decided()
+    {
+        var verdict = Assert.Single(LinearizabilityChecker.Check(Crowd(10), CheckLimits.Default));
+        Assert.Equal(Verdict.Linearizable, verdict.Verdict);
+    }
+
     [Fact]
     public async Task Catches_a_check_then_set_store_under_the_workload()
     {

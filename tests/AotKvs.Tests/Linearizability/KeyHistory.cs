@@ -33,6 +33,10 @@ public sealed class KeyHistory
 
     public static KeyHistory Build(string key, IReadOnlyList<Operation> keyOps, IReadOnlyList<Operation> restarts)
     {
+        var written = new HashSet<long>();
+        foreach (var op in keyOps)
+            if (op.Kind == OpKind.Put && !written.Add(op.Value))
+                throw new InvalidDataException($"two PUTs of {key} write {op.Value}: the checker needs every PUT's value to be unique");
         var firstRead = new Dictionary<long, long>();
         foreach (var op in keyOps)
             if (op is { Kind: OpKind.Get, Outcome: OpOutcome.Found })

@@ -38,16 +38,19 @@ public static class LinearizabilityChecker
 
     public static IReadOnlyList<KeyVerdict> Check(IReadOnlyList<Operation> history, CheckLimits limits)
     {
+        // Counted first, so each key's list is allocated once at its size.
+        var counts = new Dictionary<string, int>();
+        foreach (var op in history)
+            if (op.Kind != OpKind.Reset)
+                counts[op.Key] = counts.GetValueOrDefault(op.Key) + 1;
         var restarts = new List<Operation>();
-        var byKey = new Dictionary<string, List<Operation>>();
+        var byKey = counts.ToDictionary(c => c.Key, c => new List<Operation>(c.Value));
         foreach (var op in history)
         {
             if (op.Kind == OpKind.Reset)
                 restarts.Add(op);
-            else if (byKey.TryGetValue(op.Key, out var ops))
-                ops.Add(op);
             else
-                byKey[op.Key] = [op];
+                byKey[op.Key].Add(op);
         }
         var verdicts = new List<KeyVerdict>(byKey.Count);
         foreach (var (key, ops) in byKey)

@@ -8,12 +8,17 @@ public static class LinearizabilityReport
     public static string Write(IReadOnlyList<Operation> history, IReadOnlyList<KeyVerdict> verdicts,
         IReadOnlyList<string> anomalies, IReadOnlyList<string> faults, TimeSpan checkTime)
     {
-        var ops = history.Where(op => op.Kind != OpKind.Reset).ToList();
+        // Counted in one pass: a long history holds millions of operations.
+        var outcomes = new int[Enum.GetValues<OpOutcome>().Length];
+        var restarts = 0;
+        foreach (var op in history)
+            if (op.Kind == OpKind.Reset) restarts++;
+            else outcomes[(int)op.Outcome]++;
         var text = new StringBuilder()
             .AppendLine($"histories (keys checked): {verdicts.Count}")
-            .AppendLine($"operations: {ops.Count} (unanswered: {ops.Count(op => op.IsIndeterminate)}; " +
-                        string.Join(", ", ops.GroupBy(op => op.Outcome).OrderBy(g => g.Key).Select(g => $"{g.Key} {g.Count()}")) + ")")
-            .AppendLine($"restarts of main: {history.Count(op => op.Kind == OpKind.Reset)}")
+            .AppendLine($"operations: {history.Count - restarts} (unanswered: {outcomes[(int)OpOutcome.Unknown]}; " +
+                        string.Join(", ", Enum.GetValues<OpOutcome>().Where(o => outcomes[(int)o] > 0).Select(o => $"{o} {outcomes[(int)o]}")) + ")")
+            .AppendLine($"restarts of main: {restarts}")
             .AppendLine($"faults: {string.Join("; ", faults)}")
             .AppendLine($"violations: {verdicts.Count(v => v.Verdict == Verdict.Violation)}, out of budget: {verdicts.Count(v => v.Verdict == Verdict.OutOfBudget)}")
             .AppendLine($"search steps: {verdicts.Sum(v => v.Steps)}, most configurations at once: {(verdicts.Count == 0 ? 0 : verdicts.Max(v => v.PeakConfigurations))}, check time: {checkTime.TotalSeconds:F1} s")
