@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 KVS_CHECKER_BENCH=1 dotnet test tests/AotKvs.Tests -c Release -nologo \
   --filter "FullyQualifiedName~CheckerBenchmark" | tee artifacts/checker-bench.log
 {
@@ -15,6 +16,7 @@ KVS_CHECKER_BENCH=1 dotnet test tests/AotKvs.Tests -c Release -nologo \
   echo "(tests/AotKvs.Tests/Linearizability/HistoryGenerator.cs): 8 clients, 8 keys, 0.5 % of"
   echo "operations unanswered, main restarted every 25 k operations. Heap: the managed heap the"
   echo "history occupies, and the most the check adds on top of it (sampled every millisecond)."
+  echo "Load average when it started: $load (times move with it; memory does not)."
   echo
   cat artifacts/checker-bench.md
 } > bench/checker.md

@@ -34,6 +34,7 @@ public sealed class CheckerBenchmark(ITestOutputHelper output)
         var table = new StringBuilder()
             .AppendLine("| operations | history | check time | time per op | history heap per op | check's peak heap per op | violations found |")
             .AppendLine("|---:|---|---:|---:|---:|---:|---:|");
+        LinearizabilityChecker.Check(HistoryGenerator.Generate(20_000, seed: 1), CheckLimits.Default); // warm-up: JIT, tiering
         foreach (var size in sizes)
             foreach (var broken in new[] { false, true })
                 table.AppendLine(Row(size, broken));
