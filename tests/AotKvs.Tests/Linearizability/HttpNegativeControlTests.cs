@@ -7,7 +7,8 @@ namespace AotKvs.Tests.Linearizability;
 /// <summary>
 /// The proof over real sockets can fail: the workload, driven through a real forwarder (the
 /// published binary) to a main that breaks linearizability but answers exactly as the SPEC
-/// words it, is reported as a violation.
+/// words it, is reported as a violation; and answers out of place, read straight from the
+/// stand-in, are anomalies.
 /// </summary>
 [Trait("Category", "Process")]
 public sealed class HttpNegativeControlTests(ITestOutputHelper output)
@@ -29,6 +30,18 @@ public sealed class HttpNegativeControlTests(ITestOutputHelper output)
         var (workload, verdicts) = await RunAsync(MainFlaw.None);
         Assert.All(verdicts, v => Assert.Equal(Verdict.Linearizable, v.Verdict));
         Assert.Empty(workload.Anomalies);
+    }
+
+    [Fact]
+    public async Task Answers_out_of_place_are_anomalies()
+    {
+        using var main = new BrokenMain(MainFlaw.AnswersOutOfPlace);
+        var plan = new WorkloadPlan(Clients: 4, Keys: 3, TimeSpan.FromSeconds(1), MaxOpsPerClient: 300, OpTimeout: TimeSpan.FromSeconds(2), Seed: 6);
+        var workload = new Workload(plan, _ => [new HttpKvsTarget("stand-in", main.Port)]);
+        await workload.RunAsync();
+
+        Assert.Contains(workload.Anomalies, a => a.Contains("Get answered 201", StringComparison.Ordinal));
+        Assert.Contains(workload.Anomalies, a => a.Contains("garbled answer head: HTTP/1.1 2OO OK", StringComparison.Ordinal));
     }
 
     private async Task<(Workload, IReadOnlyList<KeyVerdict>)> RunAsync(MainFlaw flaw)

@@ -16,6 +16,9 @@ public enum MainFlaw
 
     /// <summary>GET reads a copy of the store refreshed every few tens of milliseconds.</summary>
     ServesStaleReads,
+
+    /// <summary>Every third GET is answered 201 "created"; every third DELETE gets a garbled status line.</summary>
+    AnswersOutOfPlace,
 }
 
 /// <summary>
@@ -32,6 +35,7 @@ public sealed class BrokenMain : IDisposable
     private readonly Dictionary<string, long> _store = [];
     private Dictionary<string, long> _copy = [];
     private readonly MainFlaw _flaw;
+    private int _answers;
 
     public BrokenMain(MainFlaw flaw)
     {
@@ -91,8 +95,11 @@ public sealed class BrokenMain : IDisposable
                 filled = 0;
                 var (status, json) = Answer(request[0], request[1], body);
                 var reason = status switch { 200 => "OK", 201 => "Created", _ => "Not Found" };
+                var statusLine = $"HTTP/1.1 {status} {reason}";
+                if (_flaw == MainFlaw.AnswersOutOfPlace && Interlocked.Increment(ref _answers) % 3 == 0)
+                    (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", """{"result": "created"}""") : ("HTTP/1.1 2OO OK", json);
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), _stop.Token);
+                    $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), _stop.Token);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
