@@ -40,12 +40,12 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output)
     [LongFormFact(NeedsNetwork = true)]
     public async Task History_under_network_cuts_kills_and_restarts_is_linearizable()
     {
-        var duration = TimeSpan.FromSeconds(120);
+        var duration = FaultProfile.Length(TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(120));
         using var network = new NetworkNamespace();
         var main = ServerProcess.StartMainIn(network, 8090);
         var forwarders = new[] { ServerProcess.StartForwarder(main.Address), ServerProcess.StartForwarder(main.Address) };
 
-        var plan = new WorkloadPlan(Clients: 8, Keys: 6, duration, MaxOpsPerClient: 1_000_000, OpTimeout: TimeSpan.FromSeconds(2), Seed: 11);
+        var plan = new WorkloadPlan(Clients: 8, Keys: 6, duration, MaxOpsPerClient: 2_000_000, OpTimeout: TimeSpan.FromSeconds(2), Seed: 11);
         var workload = new Workload(plan, _ =>
         [
             new HttpKvsTarget("main", main.Port, network.InsideAddress),

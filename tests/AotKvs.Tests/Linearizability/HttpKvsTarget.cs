@@ -18,13 +18,13 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
     public string Name => name;
 
     public Task<Reply> PutAsync(string key, long value, CancellationToken cancel) =>
-        SendAsync("PUT", key, $$"""{"value": {{value}}}""", cancel);
+        SendAsync(OpKind.Put, key, $$"""{"value": {{value}}}""", cancel);
 
-    public Task<Reply> GetAsync(string key, CancellationToken cancel) => SendAsync("GET", key, null, cancel);
+    public Task<Reply> GetAsync(string key, CancellationToken cancel) => SendAsync(OpKind.Get, key, null, cancel);
 
-    public Task<Reply> DeleteAsync(string key, CancellationToken cancel) => SendAsync("DELETE", key, null, cancel);
+    public Task<Reply> DeleteAsync(string key, CancellationToken cancel) => SendAsync(OpKind.Delete, key, null, cancel);
 
-    private async Task<Reply> SendAsync(string method, string key, string? body, CancellationToken cancel)
+    private async Task<Reply> SendAsync(OpKind kind, string key, string? body, CancellationToken cancel)
     {
         if (_socket is null)
         {
@@ -41,15 +41,17 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
             _socket = socket;
         }
 
+        var method = kind.ToString().ToUpperInvariant();
         var head = $"{method} /kvs/{key} HTTP/1.1\r\nHost: {host}:{port}\r\n" +
                    (body is null ? "\r\n" : $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
         try
         {
             await _socket.SendAsync(Encoding.ASCII.GetBytes(head), SocketFlags.None, cancel);
             var (status, text, close) = await ReadAnswerAsync(_socket, cancel);
-            if (close)
+            if (close || status is null)
                 Drop();
-            return Interpret(status, text);
+            // The request was sent: it may have taken effect whatever came back.
+            return status is { } code ? KvsAnswer.Interpret(kind, code, text) : Reply.Unexpected($"{kind}: garbled answer head: {text}");
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or FormatException)
         {
@@ -58,32 +60,8 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
         }
     }
 
-    private static Reply Interpret(int status, string body)
-    {
-        try
-        {
-            using var json = JsonDocument.Parse(body);
-            var root = json.RootElement;
-            string? Field(string n) => root.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            return (status, Field("result"), Field("error")) switch
-            {
-                (201, "created", _) => new Reply(OpOutcome.Created),
-                (200, "replaced", _) => new Reply(OpOutcome.Replaced),
-                (200, "deleted", _) => new Reply(OpOutcome.Deleted),
-                (200, "found", _) => new Reply(OpOutcome.Found, root.GetProperty("value").GetInt64()),
-                (404, _, "Key does not exist") => new Reply(OpOutcome.NotFound),
-                (503, _, "Cannot forward request") => new Reply(OpOutcome.Unknown),
-                _ => Reply.Unexpected($"{status} {body}"),
-            };
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
-        {
-            return Reply.Unexpected($"{status} {body}");
-        }
-    }
-
-    /// <summary>Reads one answer framed by Content-Length.</summary>
-    private async Task<(int Status, string Body, bool Close)> ReadAnswerAsync(Socket socket, CancellationToken cancel)
+    /// <summary>Reads one answer framed by Content-Length; a garbled status line or length comes back as a null status and the line.</summary>
+    private async Task<(int? Status, string Body, bool Close)> ReadAnswerAsync(Socket socket, CancellationToken cancel)
     {
         var filled = 0;
         while (true)
@@ -97,13 +75,15 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
             if (end < 0)
                 continue;
             var lines = text[..end].Split("\r\n");
-            var status = int.Parse(lines[0].Split(' ')[1]);
+            if (KvsAnswer.Status(lines[0]) is not { } status)
+                return (null, lines[0], true);
             var length = 0;
             var close = false;
             foreach (var line in lines.Skip(1))
             {
-                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                    length = int.Parse(line[15..].Trim());
+                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)
+                    && !int.TryParse(line[15..].Trim(), System.Globalization.NumberStyles.None, null, out length))
+                    return (null, line, true);
                 else if (line.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase) && line.Contains("close", StringComparison.OrdinalIgnoreCase))
                     close = true;
             }

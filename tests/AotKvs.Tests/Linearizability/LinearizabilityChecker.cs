@@ -2,89 +2,82 @@ using System.Diagnostics;
 
 namespace AotKvs.Tests.Linearizability;
 
-public enum Verdict { Linearizable, Violation, Undecided }
+/// <summary>OutOfBudget fails a run as a Violation does: an unfinished check proves nothing.</summary>
+public enum Verdict { Linearizable, Violation, OutOfBudget }
 
-/// <summary>The verdict for one key, with the operation no linearization could get past.</summary>
-public sealed record KeyVerdict(string Key, Verdict Verdict, int Operations, long Steps, Operation? Stuck, IReadOnlyList<Operation> History);
+/// <summary>
+/// The verdict for one key. For a violation: the operation no linearization could get past
+/// and the smallest window of operations that shows it on its own; for an answer outside
+/// the budget: why.
+/// </summary>
+public sealed record KeyVerdict(string Key, Verdict Verdict, int Operations, long Steps, int PeakConfigurations,
+    Operation? Stuck, IReadOnlyList<Operation> Window, string? Reason);
+
+/// <summary>
+/// Per key, at most this long and this much memory for the set of configurations (about
+/// <see cref="BytesPerConfiguration"/> each); running out is a verdict of its own.
+/// </summary>
+public sealed record CheckLimits(TimeSpan TimePerKey, long MemoryPerKey)
+{
+    public const int BytesPerConfiguration = 128;
+    public static readonly CheckLimits Default = new(TimeSpan.FromSeconds(60), 256L << 20);
+    public int MaxConfigurations => (int)Math.Min(int.MaxValue, MemoryPerKey / BytesPerConfiguration);
+}
 
 /// <summary>
 /// Decides whether a history of a map of registers is linearizable. Keys are independent
-/// (P-compositionality), so each key is checked alone, together with main's restarts.
-/// Per key: the Wing &amp; Gong search with Lowe's memoization of (linearized set, state),
-/// as in Porcupine. Operations without an answer never complete, so they may be placed
-/// anywhere after their invocation, which also covers "never took effect".
+/// (P-compositionality), so each key is checked alone, together with main's restarts, one
+/// key after the other so that memory is that of one key's check. Per key: a strict answer
+/// check, then <see cref="Frontier"/> over the key's events; a violation is then narrowed
+/// to a window by <see cref="ViolationWindow"/>.
 /// </summary>
 public static class LinearizabilityChecker
 {
-    public static IReadOnlyList<KeyVerdict> Check(IReadOnlyList<Operation> history, TimeSpan budgetPerKey)
+    public static IReadOnlyList<KeyVerdict> Check(IReadOnlyList<Operation> history, TimeSpan budgetPerKey) =>
+        Check(history, CheckLimits.Default with { TimePerKey = budgetPerKey });
+
+    public static IReadOnlyList<KeyVerdict> Check(IReadOnlyList<Operation> history, CheckLimits limits)
     {
-        var restarts = history.Where(op => op.Kind == OpKind.Reset).ToList();
-        var byKey = history.Where(op => op.Kind != OpKind.Reset)
-            // An unanswered GET changes nothing and constrains nothing.
-            .Where(op => !(op.Kind == OpKind.Get && op.IsIndeterminate))
-            .GroupBy(op => op.Key)
-            .ToList();
-        var verdicts = new KeyVerdict[byKey.Count];
-        Parallel.For(0, byKey.Count, i =>
+        // Counted first, so each key's list is allocated once at its size.
+        var counts = new Dictionary<string, int>();
+        foreach (var op in history)
+            if (op.Kind != OpKind.Reset)
+                counts[op.Key] = counts.GetValueOrDefault(op.Key) + 1;
+        var restarts = new List<Operation>();
+        var byKey = counts.ToDictionary(c => c.Key, c => new List<Operation>(c.Value));
+        foreach (var op in history)
         {
-            var ops = byKey[i].Concat(restarts).ToList();
-            verdicts[i] = CheckKey(byKey[i].Key, ops, budgetPerKey);
-        });
+            if (op.Kind == OpKind.Reset)
+                restarts.Add(op);
+            else
+                byKey[op.Key].Add(op);
+        }
+        var verdicts = new List<KeyVerdict>(byKey.Count);
+        foreach (var (key, ops) in byKey)
+            verdicts.Add(CheckKey(key, ops, restarts, limits));
+        if (byKey.Count == 0 && restarts.Count > 0)
+            verdicts.Add(CheckKey(Operation.AllKeys, [], restarts, limits));
         return verdicts;
     }
 
-    public static KeyVerdict CheckKey(string key, IReadOnlyList<Operation> ops, TimeSpan budget)
+    public static KeyVerdict CheckKey(string key, IReadOnlyList<Operation> ops, IReadOnlyList<Operation> restarts, CheckLimits limits)
     {
-        var head = EntryList.Build(ops);
-        var linearized = new OpSet(ops.Count);
-        var seen = new HashSet<(OpSet.Snapshot, long)>();
-        var calls = new Stack<(EntryList.Entry Call, long StateBefore)>();
-        var state = RegisterModel.Absent;
+        foreach (var op in ops.Concat(restarts))
+            if (!op.AnswerBelongs)
+                return new KeyVerdict(key, Verdict.Violation, ops.Count, 0, 0, op, [op], "an answer that does not belong to the operation");
+
+        var history = KeyHistory.Build(key, ops, restarts);
         var clock = Stopwatch.StartNew();
-        long steps = 0;
-        var deepest = -1;
-        Operation? stuck = null;
+        var run = new Frontier(history, 0, limits.MaxConfigurations).Run(0, history.Events.Length, limits.TimePerKey);
+        if (run.OutOfBudget is { } reason)
+            return new KeyVerdict(key, Verdict.OutOfBudget, ops.Count, run.Steps, run.PeakConfigurations,
+                history.Ops[history.Events[run.Failed].Op], [], reason);
+        if (run.Failed < 0)
+            return new KeyVerdict(key, Verdict.Linearizable, ops.Count, run.Steps, run.PeakConfigurations, null, [], null);
 
-        var entry = head.Next!;
-        while (head.Next is not null)
-        {
-            if (++steps % 4096 == 0 && clock.Elapsed > budget)
-                return new KeyVerdict(key, Verdict.Undecided, ops.Count, steps, stuck, ops);
-
-            if (entry.IsCall)
-            {
-                if (RegisterModel.Step(state, entry.Op, out var next))
-                {
-                    linearized.Add(entry.Id);
-                    if (seen.Add((linearized.Snap(), next)))
-                    {
-                        calls.Push((entry, state));
-                        state = next;
-                        EntryList.Lift(entry);
-                        entry = head.Next!;
-                        continue;
-                    }
-                    linearized.Remove(entry.Id);
-                }
-                entry = entry.Next!;
-            }
-            else
-            {
-                // A completed operation that nothing linearized so far can explain.
-                if (calls.Count > deepest)
-                {
-                    deepest = calls.Count;
-                    stuck = entry.Op;
-                }
-                if (calls.Count == 0)
-                    return new KeyVerdict(key, Verdict.Violation, ops.Count, steps, stuck, ops);
-                var (call, before) = calls.Pop();
-                state = before;
-                linearized.Remove(call.Id);
-                EntryList.Unlift(call);
-                entry = call.Next!;
-            }
-        }
-        return new KeyVerdict(key, Verdict.Linearizable, ops.Count, steps, null, []);
+        var left = limits.TimePerKey - clock.Elapsed;
+        var window = ViolationWindow.Find(history, run.Failed, limits with { TimePerKey = left > TimeSpan.Zero ? left : TimeSpan.Zero });
+        return new KeyVerdict(key, Verdict.Violation, ops.Count, run.Steps, run.PeakConfigurations,
+            history.Ops[history.Events[run.Failed].Op], window, "no order of the operations explains the answers");
     }
 }

@@ -16,12 +16,12 @@ public sealed class LinearizabilityUnderFaultsTests(ITestOutputHelper output)
     [Fact]
     public async Task History_under_kills_freezes_and_forwarder_restarts_is_linearizable()
     {
-        var duration = FaultProfile.Pick(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(120));
+        var duration = FaultProfile.Length(TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(120));
         var main = ServerProcess.StartMain();
         var forwarders = new[] { ServerProcess.StartForwarder(main.Address), ServerProcess.StartForwarder(main.Address) };
         var ports = new[] { main.Port, forwarders[0].Port, forwarders[1].Port };
 
-        var plan = new WorkloadPlan(Clients: 8, Keys: 6, duration, MaxOpsPerClient: 200_000, OpTimeout: TimeSpan.FromSeconds(2), Seed: 7);
+        var plan = new WorkloadPlan(Clients: 8, Keys: 6, duration, MaxOpsPerClient: 2_000_000, OpTimeout: TimeSpan.FromSeconds(2), Seed: 7);
         var workload = new Workload(plan, client => [.. ports.Select((p, i) => new HttpKvsTarget(i == 0 ? "main" : $"forwarder{i}", p))]);
         using var nemesis = new Nemesis(main, forwarders, workload);
 

@@ -19,6 +19,20 @@ public sealed record Operation(int Client, OpKind Kind, string Key, long Value, 
 
     public bool IsIndeterminate => Outcome == OpOutcome.Unknown;
 
+    /// <summary>
+    /// Whether the answer is one the operation can have at all: a GET is found or not found,
+    /// a PUT created or replaced, a DELETE deleted or not found. Anything else (a GET
+    /// answered "created") is wrong whatever the store held.
+    /// </summary>
+    public bool AnswerBelongs => (Kind, Outcome) switch
+    {
+        (OpKind.Put, OpOutcome.Created or OpOutcome.Replaced or OpOutcome.Unknown) => true,
+        (OpKind.Get, OpOutcome.Found or OpOutcome.NotFound or OpOutcome.Unknown) => true,
+        (OpKind.Delete, OpOutcome.Deleted or OpOutcome.NotFound or OpOutcome.Unknown) => true,
+        (OpKind.Reset, OpOutcome.Deleted) => true,
+        _ => false,
+    };
+
     public static Operation Restart(long start, long end) => new(-1, OpKind.Reset, AllKeys, 0, start, end, OpOutcome.Deleted);
 
     public override string ToString()

@@ -6,7 +6,10 @@ namespace AotKvs.Tests.Linearizability;
 /// <summary>Shape of a run: clients, keys, and bounds in time and count.</summary>
 public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int MaxOpsPerClient, TimeSpan OpTimeout, int Seed = 1)
 {
-    public string KeyName(int i) => $"lin-{Seed}-{i}";
+    // One string per key, shared by all its operations: a long history holds millions.
+    private readonly string[] _keyNames = [.. Enumerable.Range(0, Keys).Select(i => $"lin-{Seed}-{i}")];
+
+    public string KeyName(int i) => _keyNames[i];
 }
 
 /// <summary>
@@ -17,6 +20,7 @@ public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int 
 public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarget>> targetsForClient)
 {
     private readonly ConcurrentQueue<Operation> _history = new();
+    private readonly List<Operation> _recorded = [];
     private readonly ConcurrentQueue<string> _anomalies = new();
 
     /// <summary>Ticks on the clock every operation and fault is timed with.</summary>
@@ -24,7 +28,23 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
 
     public void Record(Operation op) => _history.Enqueue(op);
 
-    public IReadOnlyList<Operation> History => [.. _history];
+    /// <summary>
+    /// Everything recorded so far. Moved out of the queue rather than copied, so a long run
+    /// holds its operations once; what is recorded later is added on the next call.
+    /// </summary>
+    public IReadOnlyList<Operation> History
+    {
+        get
+        {
+            lock (_recorded)
+            {
+                _recorded.EnsureCapacity(_recorded.Count + _history.Count);
+                while (_history.TryDequeue(out var op))
+                    _recorded.Add(op);
+                return _recorded;
+            }
+        }
+    }
 
     /// <summary>Answers outside the SPEC, e.g. a 500; a correct run has none.</summary>
     public IReadOnlyList<string> Anomalies => [.. _anomalies];

@@ -10,6 +10,15 @@ public static class FaultProfile
 
     public static TimeSpan Pick(TimeSpan quick, TimeSpan @long) => IsLong ? @long : quick;
 
+    /// <summary>
+    /// How long a long-form workload runs: the long length, or KVS_FAULTS_SECONDS when set
+    /// (600 for the 10-minute linearizability run).
+    /// </summary>
+    public static TimeSpan Length(TimeSpan quick, TimeSpan @long) =>
+        !IsLong ? quick
+        : int.TryParse(Environment.GetEnvironmentVariable("KVS_FAULTS_SECONDS"), out var seconds) && seconds > 0 ? TimeSpan.FromSeconds(seconds)
+        : @long;
+
     public static int Pick(int quick, int @long) => IsLong ? @long : quick;
 
     /// <summary>Writes a report to artifacts/faults/&lt;name&gt;.txt and returns its text.</summary>

@@ -1,0 +1,47 @@
+using System.Text.Json;
+
+namespace AotKvs.Tests.Linearizability;
+
+/// <summary>
+/// What an HTTP answer means for the operation that was sent, per the SPEC's tables, and
+/// nothing more: an answer that belongs to another operation (a GET answered "created"),
+/// another status or body, or a garbled status line is an anomaly, never an outcome.
+/// </summary>
+public static class KvsAnswer
+{
+    public static Reply Interpret(OpKind kind, int status, string body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            var root = json.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                return Reply.Unexpected($"{status} {body}");
+            string? Field(string n) => root.TryGetProperty(n, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return (kind, status, Field("result"), Field("error")) switch
+            {
+                (OpKind.Put, 201, "created", null) => new Reply(OpOutcome.Created),
+                (OpKind.Put, 200, "replaced", null) => new Reply(OpOutcome.Replaced),
+                (OpKind.Delete, 200, "deleted", null) => new Reply(OpOutcome.Deleted),
+                (OpKind.Get, 200, "found", null) => new Reply(OpOutcome.Found, root.GetProperty("value").GetInt64()),
+                (OpKind.Get or OpKind.Delete, 404, null, "Key does not exist") => new Reply(OpOutcome.NotFound),
+                (_, 503, null, "Cannot forward request") => new Reply(OpOutcome.Unknown),
+                _ => Reply.Unexpected($"{kind} answered {status} {body}"),
+            };
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            return Reply.Unexpected($"{kind} answered {status} {body}");
+        }
+    }
+
+    /// <summary>The status of "HTTP/1.1 200 OK"; null for anything else.</summary>
+    public static int? Status(string statusLine)
+    {
+        var parts = statusLine.Split(' ', 3);
+        return parts.Length >= 2 && parts[0] == "HTTP/1.1" && parts[1].Length == 3
+               && int.TryParse(parts[1], System.Globalization.NumberStyles.None, null, out var status) && status >= 100
+            ? status
+            : null;
+    }
+}

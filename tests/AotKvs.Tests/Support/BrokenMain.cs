@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace AotKvs.Tests.Support;
+
+/// <summary>How a <see cref="BrokenMain"/> is wrong.</summary>
+public enum MainFlaw
+{
+    /// <summary>No flaw: the control that shows the stand-in alone is not what gets caught.</summary>
+    None,
+
+    /// <summary>PUT and DELETE answer at once and change the store a little later.</summary>
+    AcknowledgesBeforeApplying,
+
+    /// <summary>GET reads a copy of the store refreshed every few tens of milliseconds.</summary>
+    ServesStaleReads,
+
+    /// <summary>Every third GET is answered 201 "created"; every third DELETE gets a garbled status line.</summary>
+    AnswersOutOfPlace,
+}
+
+/// <summary>
+/// A main on a loopback port that speaks the SPEC's /kvs API over HTTP/1.1 keep-alive with
+/// exactly the SPEC's answers, but with one flaw, so that the workload and checker, run over
+/// real sockets through a real forwarder, can be shown to catch a main that breaks
+/// linearizability.
+/// </summary>
+public sealed class BrokenMain : IDisposable
+{
+    private static readonly TimeSpan Lag = TimeSpan.FromMilliseconds(30);
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<string, long> _store = [];
+    private Dictionary<string, long> _copy = [];
+    private readonly MainFlaw _flaw;
+    private int _answers;
+
+    public BrokenMain(MainFlaw flaw)
+    {
+        _flaw = flaw;
+        _listener.Start(512);
+        _ = Task.Run(AcceptLoopAsync);
+        if (flaw == MainFlaw.ServesStaleReads)
+            _ = Task.Run(RefreshCopyAsync);
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public string Address => $"127.0.0.1:{Port}";
+
+    private async Task RefreshCopyAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            lock (_store) _copy = new Dictionary<string, long>(_store);
+            try { await Task.Delay(Lag, _stop.Token); }
+            catch (OperationCanceledException) { return; }
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
+            catch (Exception) { return; }
+            _ = Task.Run(() => ServeAsync(client));
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using var _ = client;
+        try
+        {
+            var stream = client.GetStream();
+            var buffer = new byte[64 * 1024];
+            var filled = 0;
+            while (!_stop.IsCancellationRequested)
+            {
+                var n = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                if (n == 0) return;
+                filled += n;
+                var text = Encoding.Latin1.GetString(buffer, 0, filled);
+                var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (end < 0) continue;
+                var lines = text[..end].Split("\r\n");
+                var length = lines.Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                    .Select(l => int.Parse(l[15..].Trim())).FirstOrDefault();
+                if (filled < end + 4 + length) continue;
+                var request = lines[0].Split(' ');
+                var body = text.Substring(end + 4, length);
+                filled = 0;
+                var (status, json) = Answer(request[0], request[1], body);
+                var reason = status switch { 200 => "OK", 201 => "Created", _ => "Not Found" };
+                var statusLine = $"HTTP/1.1 {status} {reason}";
+                if (_flaw == MainFlaw.AnswersOutOfPlace && Interlocked.Increment(ref _answers) % 3 == 0)
+                    (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", """{"result": "created"}""") : ("HTTP/1.1 2OO OK", json);
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                    $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), _stop.Token);
+            }
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
+    }
+
+    private (int Status, string Json) Answer(string method, string path, string body)
+    {
+        const string missing = """{"error": "Key does not exist"}""";
+        if (path == "/readyz")
+            return (200, """{"status": "ready"}""");
+        var key = path.StartsWith("/kvs/", StringComparison.Ordinal) ? path[5..] : path;
+        lock (_store)
+        {
+            var exists = _store.TryGetValue(key, out var value);
+            switch (method)
+            {
+                case "GET" when _flaw == MainFlaw.ServesStaleReads:
+                    return _copy.TryGetValue(key, out var old) ? (200, $$"""{"result": "found", "value": {{old}}}""") : (404, missing);
+                case "GET":
+                    return exists ? (200, $$"""{"result": "found", "value": {{value}}}""") : (404, missing);
+                case "PUT":
+                    var written = JsonDocument.Parse(body).RootElement.GetProperty("value").GetInt64();
+                    Apply(() => _store[key] = written);
+                    return exists ? (200, """{"result": "replaced"}""") : (201, """{"result": "created"}""");
+                default:
+                    if (!exists) return (404, missing);
+                    Apply(() => _store.Remove(key));
+                    return (200, """{"result": "deleted"}""");
+            }
+        }
+    }
+
+    /// <summary>Changes the store now, or, for the flaw, a little after the answer has gone.</summary>
+    private void Apply(Action change)
+    {
+        if (_flaw != MainFlaw.AcknowledgesBeforeApplying)
+        {
+            change();
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            await Task.Delay(Lag);
+            lock (_store) change();
+        });
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _listener.Stop();
+    }
+}
