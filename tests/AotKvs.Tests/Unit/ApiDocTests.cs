@@ -1,6 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
-using AotKvs.Endpoints;
+using AotKvs.Protocol;
 using AotKvs.Tests.Support;
 using Xunit;
 
