@@ -27,8 +27,15 @@ internal sealed class IdleMemoryTrimmer : BackgroundService
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(Interval);
-        while (await timer.WaitForNextTickAsync(stopping))
-            Look();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stopping))
+                Look();
+        }
+        catch (OperationCanceledException)
+        {
+            // stopping, or start-up failed (a taken port): nothing to report
+        }
     }
 
     /// <summary>One look: trims if this interval was idle and enough happened since the last trim.</summary>
