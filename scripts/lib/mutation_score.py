@@ -36,6 +36,8 @@ def main(path):
         print(f"{title:40} detected/total score")
         for key, (d, u) in sorted(rows.items()):
             total = d + u
+            if total == 0:
+                continue  # nothing mutated there
             score = 100.0 * d / total if total else 100.0
             print(f"{key:40} {d:4}/{total:<4} {score:6.1f}%")
     if survivors:
