@@ -39,14 +39,4 @@ public sealed class CommandLineTests
     [InlineData("--port")]
     public void Unknown_or_incomplete_flags_are_a_problem(string arg) =>
         Assert.NotNull(CommandLine.Parse([arg]).Problem);
-
-    [Fact]
-    public void Help_names_every_setting()
-    {
-        foreach (var setting in CommandLine.Settings)
-        {
-            Assert.Contains(setting.Flag, CommandLine.HelpText);
-            Assert.Contains(setting.Variable, CommandLine.HelpText);
-        }
-    }
 }
