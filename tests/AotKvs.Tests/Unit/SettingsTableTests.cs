@@ -31,15 +31,15 @@ public sealed partial class SettingsTableTests
     };
 
     [Fact]
-    public void Docs_table_has_every_setting_with_its_flag_and_default_and_nothing_else()
+    public void Docs_table_has_every_setting_with_its_flag_default_and_meaning_and_nothing_else()
     {
         var docs = File.ReadAllLines(Path.Combine(ServerProcess.RepoRoot, "docs", "operations.md"))
             .Select(line => DocsRow().Match(line))
             .Where(m => m.Success)
-            .Select(m => $"{m.Groups["flag"].Value} {m.Groups["variable"].Value} {m.Groups["default"].Value.Trim()}")
+            .Select(m => $"{m.Groups["flag"].Value} {m.Groups["variable"].Value} {m.Groups["default"].Value.Trim()} | {m.Groups["meaning"].Value.Trim()}")
             .Where(row => !row.StartsWith("--urls ", StringComparison.Ordinal)) // ASP.NET Core's own, passed through
             .ToList();
-        var table = CommandLine.Settings.Select(s => $"{s.Flag} {s.Variable} {s.Default}").ToList();
+        var table = CommandLine.Settings.Select(s => $"{s.Flag} {s.Variable} {s.Default} | {s.Meaning}").ToList();
         Assert.Equal(table, docs);
     }
 
@@ -98,6 +98,25 @@ public sealed partial class SettingsTableTests
     private static IConfiguration Config((string Name, string Value)[] values) =>
         new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Name, v.Value))).Build();
 
-    [GeneratedRegex(@"^\| `(?<flag>--[a-z-]+)` \| `(?<variable>[A-Z_]+)` \| (?<default>[^|]*) \|")]
+    [Fact]
+    public void Help_prints_every_row_of_the_docs_table()
+    {
+        var help = CommandLine.HelpText.Split('\n').Select(l => l.Trim()).ToList();
+        foreach (var row in DocsRows().Where(r => r.Flag != "--urls"))
+        {
+            var at = help.FindIndex(l => l.StartsWith(row.Flag + " ", StringComparison.Ordinal));
+            Assert.True(at >= 0, $"{row.Flag} is not in --help");
+            Assert.Equal($"{row.Flag} {row.Variable} default {row.Default}", string.Join(' ', help[at].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
+            Assert.Equal(row.Meaning, help[at + 1]);
+        }
+    }
+
+    private static IEnumerable<(string Flag, string Variable, string Default, string Meaning)> DocsRows() =>
+        File.ReadAllLines(Path.Combine(ServerProcess.RepoRoot, "docs", "operations.md"))
+            .Select(line => DocsRow().Match(line))
+            .Where(m => m.Success)
+            .Select(m => (m.Groups["flag"].Value, m.Groups["variable"].Value, m.Groups["default"].Value.Trim(), m.Groups["meaning"].Value.Trim()));
+
+    [GeneratedRegex(@"^\| `(?<flag>--[a-z-]+)` \| `(?<variable>[A-Z_]+)` \| (?<default>[^|]*) \| (?<meaning>[^|]*) \|")]
     private static partial Regex DocsRow();
 }
