@@ -157,8 +157,12 @@ public sealed class CommandFinishTests
     }
 }
 
+/// <summary>
+/// In-process tests of process-wide state (Console, meter listeners, which hear every
+/// meter in the process): run on their own, after the parallel ones.
+/// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class ConsoleCollection
 {
-    public const string Name = "console";
+    public const string Name = "process-wide";
 }
