@@ -80,6 +80,7 @@ public sealed class CommandLineTests
     [InlineData(new[] { "--port", "--log-level", "debug" }, "option '--port' needs a value (see --help)")]
     [InlineData(new[] { "--bogus=1" }, "unknown option '--bogus=1' (see --help)")]
     [InlineData(new[] { "-p", "1" }, "unknown option '-p' (see --help)")]
+    [InlineData(new[] { "x-port", "1" }, "unknown option 'x-port' (see --help)")]
     [InlineData(new[] { "--port", "1", "stray" }, "unknown option 'stray' (see --help)")]
     public void A_line_it_cannot_use_gets_one_message(string[] args, string problem)
     {

@@ -84,7 +84,7 @@ public sealed class KeyRulesTests
     }
 
     [Theory]
-    [InlineData("/kvs/%61%66%41%46%30%39", "afAF09")] // every edge of the hex digits
+    [InlineData("/kvs/%6a%6f%6A%6F%30%39", "jojo09")] // every edge of the hex digits
     [InlineData("/kvs/%7e%7E", "~~")]
     [InlineData("/kvs/\u007f", "\u007f")]            // the last ASCII character is still ASCII
     public void Hex_digits_in_either_case_and_all_of_ASCII_decode(string path, string expected)
@@ -95,6 +95,7 @@ public sealed class KeyRulesTests
 
     [Theory]
     [InlineData("/kvs/%g0")]
+    [InlineData("/kvs/%g0%9F%98%80")] // a bad digit where a lead byte would make the rest valid
     [InlineData("/kvs/%0g")]
     [InlineData("/kvs/%G0")]
     [InlineData("/kvs/%/0")]

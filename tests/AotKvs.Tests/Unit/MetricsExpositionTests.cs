@@ -81,7 +81,9 @@ public sealed class MetricsExpositionTests
         var counter = own.CreateCounter<int>("kvs.count");
         counter.Add(2);
         counter.Add(3);
-        Assert.Contains("kvs_value_bytes 7\n", collector.Scrape());
+        var first = collector.Scrape();
+        Assert.Contains("kvs_value_bytes 7\n", first);
+        Assert.Contains("# HELP kvs_value_bytes \n# TYPE kvs_value_bytes gauge\n", first); // no description: an empty help
         reading = 4;
         var text = collector.Scrape();
         Assert.Contains("kvs_value_bytes 4\n", text);
@@ -89,12 +91,33 @@ public sealed class MetricsExpositionTests
     }
 
     [Fact]
-    public void A_status_that_is_not_a_number_is_counted_as_0()
+    public void A_status_that_is_not_a_number_is_0_and_missing_tags_are_empty()
     {
         using var collector = new MetricsCollector();
         using var hosting = new Meter("Microsoft.AspNetCore.Hosting");
-        hosting.CreateHistogram<double>("http.server.request.duration").Record(0.001, Tags("GET", "200"));
-        Assert.Contains("""kvs_http_requests_total{method="GET",route="/kvs/{**key}",status="0"} 1""", collector.Scrape());
+        var duration = hosting.CreateHistogram<double>("http.server.request.duration");
+        duration.Record(0.001, Tags("GET", "200"));
+        duration.Record(0.001, new KeyValuePair<string, object?>("http.response.status_code", 404));
+        var text = collector.Scrape();
+        Assert.Contains("""kvs_http_requests_total{method="GET",route="/kvs/{**key}",status="0"} 1""", text);
+        Assert.Contains("""kvs_http_requests_total{method="",route="",status="404"} 1""", text); // tags missing: empty labels
+    }
+
+    [Fact]
+    public void Series_that_differ_only_in_method_or_route_stay_apart()
+    {
+        using var collector = new MetricsCollector();
+        using var hosting = new Meter("Microsoft.AspNetCore.Hosting");
+        var duration = hosting.CreateHistogram<double>("http.server.request.duration");
+        duration.Record(0.001, Tags("GET", 200));
+        duration.Record(0.001, Tags("PUT", 200));
+        duration.Record(0.001, Tags("PUT", 200));
+        duration.Record(0.001, new KeyValuePair<string, object?>("http.request.method", "PUT"),
+            new KeyValuePair<string, object?>("http.route", "/kvs/{**kex}"), new KeyValuePair<string, object?>("http.response.status_code", 200));
+        var text = collector.Scrape();
+        Assert.Contains("""kvs_http_requests_total{method="GET",route="/kvs/{**key}",status="200"} 1""", text);
+        Assert.Contains("""kvs_http_requests_total{method="PUT",route="/kvs/{**key}",status="200"} 2""", text);
+        Assert.Contains("""kvs_http_requests_total{method="PUT",route="/kvs/{**kex}",status="200"} 1""", text);
     }
 
     private static IEnumerable<string> Histogram(string labels, Func<string, int> count, string sum, int total)

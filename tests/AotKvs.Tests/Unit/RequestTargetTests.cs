@@ -18,6 +18,7 @@ public sealed class RequestTargetTests
     [InlineData("http://host?x=1", "/?x=1")]
     [InlineData("http://host/", "/")]
     [InlineData("https://other.example/kvs/%2F", "/kvs/%2F")]
+    [InlineData("://host/kvs/a", "/kvs/a")]
     [InlineData("*", null)]
     [InlineData("kvs/a", null)]
     [InlineData("host:8090", null)]
