@@ -7,7 +7,11 @@
 #   scripts/mutation.sh            every folder below, one mutant at a time
 #   CONCURRENCY=2 scripts/mutation.sh Storage/*.cs   only the files named (globs from the repo root)
 #
-# Prints the score per folder; the full report is in artifacts/mutation/.
+# Prints the score per folder and every mutant no test caught; the full report (HTML, JSON)
+# is in artifacts/mutation/. Stryker builds the test project in Release and swaps mutated
+# assemblies into its bin folder: build or test that project in Release meanwhile and the
+# run is wrong. What only the process tests reach (the endpoints, the forwarder, readiness,
+# the host and log setup) is not in its scope.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 cd "$REPO_ROOT"
