@@ -25,12 +25,3 @@ publish_service() {
   command -v dotnet >/dev/null || { echo "the .NET 10 SDK is required (dotnet on PATH)" >&2; exit 1; }
   dotnet publish "$REPO_ROOT/AotKvs.csproj" -c Release -o "$REPO_ROOT/artifacts/publish" -nologo -v quiet >&2
 }
-
-# Reads a `dotnet test` log and prints "PASSED FAILED" from xunit's summary line
-# ("Passed!  - Failed: F, Passed: P, Skipped: S, ..."); prints nothing if the run never got there.
-xunit_counts() {
-  local summary
-  summary=$(grep -E "^(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+" "$1" | tail -n 1)
-  [ -n "$summary" ] || return 0
-  sed -E 's/.*Failed: +([0-9]+), Passed: +([0-9]+).*/\2 \1/' <<<"$summary"
-}

@@ -5,7 +5,7 @@ using static AotKvs.Tests.Support.KvsHttp;
 namespace AotKvs.Tests.BlackBox;
 
 /// <summary>Flags, environment variables, --help, --version and --healthcheck of the published binary.</summary>
-[Trait("Category", "BlackBox")]
+[Trait("Category", "Process")]
 public sealed class ConfigurationTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);

@@ -7,7 +7,7 @@ using Xunit;
 namespace AotKvs.Tests.BlackBox;
 
 /// <summary>Start-up line, configuration errors, and stopping on SIGTERM/SIGINT.</summary>
-[Trait("Category", "Process")]
+[Collection(TimingCollection.Name), Trait("Category", "Process")]
 public sealed class LifecycleTests
 {
     [Fact]

@@ -6,7 +6,7 @@ using static AotKvs.Tests.Support.KvsHttp;
 namespace AotKvs.Tests.BlackBox;
 
 /// <summary>Log format, role and instance on every line, and the optional access log.</summary>
-[Trait("Category", "BlackBox")]
+[Trait("Category", "Process")]
 public sealed class LoggingTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);

@@ -9,7 +9,7 @@ namespace AotKvs.Tests.BlackBox;
 /// The reserved operational paths: /healthz, /readyz and /metrics, answered by every
 /// instance itself and never forwarded.
 /// </summary>
-[Trait("Category", "BlackBox")]
+[Trait("Category", "Process")]
 public sealed class OperationsTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);

@@ -10,7 +10,7 @@ namespace AotKvs.Tests.Faults;
 /// request is answered by main (no spurious 503), and neither forwarder opens more
 /// connections to the next hop than its bound.
 /// </summary>
-[Trait("Category", "Faults")]
+[Collection(FaultsCollection.Name), Trait("Category", "Faults")]
 public sealed class ChainBurstTests
 {
     private const int Clients = 2500;

@@ -9,7 +9,7 @@ namespace AotKvs.Tests.Faults;
 /// A forwarder pointed at itself, or two pointed at each other, answer 508 at once instead
 /// of multiplying connections; legitimate chains still work.
 /// </summary>
-[Trait("Category", "Faults")]
+[Collection(TimingCollection.Name), Trait("Category", "Faults")]
 public sealed class ForwardingLoopTests
 {
     private const string LoopDetected = """{"error": "Forwarding loop detected"}""";

@@ -10,7 +10,7 @@ namespace AotKvs.Tests.Hostile;
 /// A burst of connections through a forwarder, then silence: the memory the burst took is
 /// given back within seconds of going idle, instead of being held at its peak.
 /// </summary>
-[Trait("Category", "Faults")]
+[Collection(FaultsCollection.Name), Trait("Category", "Faults")]
 public sealed class BurstMemoryTests(ITestOutputHelper output)
 {
     private const int Clients = 1500;

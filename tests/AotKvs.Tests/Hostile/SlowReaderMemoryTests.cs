@@ -10,7 +10,7 @@ namespace AotKvs.Tests.Hostile;
 /// Clients that ask for a large value and never read it cost main a bounded buffer each,
 /// not a copy of the value: the value goes out from the stored entry in flushed slices.
 /// </summary>
-[Trait("Category", "Faults")]
+[Collection(FaultsCollection.Name), Trait("Category", "Faults")]
 public sealed class SlowReaderMemoryTests
 {
     private const int Readers = 50;

@@ -72,7 +72,7 @@ public sealed class Frontier
         var clock = Stopwatch.StartNew();
         for (var i = from; i < to; i++)
         {
-            if ((i & 1023) == 0 && clock.Elapsed > budget)
+            if ((i & 1023) == 0 && clock.Elapsed >= budget)
                 return new(i, $"time budget of {budget.TotalSeconds:F0} s spent at event {i} of {_history.Events.Length}", _steps, _peak);
             var e = _history.Events[i];
             switch (e.Kind)

@@ -38,13 +38,3 @@ public sealed class LinearizabilityUnderFaultsTests(ITestOutputHelper output)
         Assert.True(history.Count(op => op.Kind != OpKind.Reset && !op.IsIndeterminate) > 1000, "too few answered operations to mean anything");
     }
 }
-
-/// <summary>
-/// The heavy runs (faults, soak): one at a time and after the rest, so neither they nor the
-/// timing checks of other tests disturb each other.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class FaultsCollection
-{
-    public const string Name = "faults";
-}

@@ -38,4 +38,19 @@ public sealed class ForwardingTargetTests
         ForwardingTarget.TryParse("127.0.0.1:1", out var target, out _);
         Assert.Equal("/kvs/a%2Fb/../%7e?x=%20", target!.UriFor("/kvs/a%2Fb/../%7e?x=%20").PathAndQuery);
     }
+
+    [Theory]
+    [InlineData("host:65535", "host:65535")]
+    [InlineData("host:1", "host:1")]
+    public void Port_range_ends_are_accepted(string address, string expected)
+    {
+        Assert.True(ForwardingTarget.TryParse(address, out var target, out var problem), problem);
+        Assert.Equal(expected, target!.ToString());
+    }
+
+    [Theory]
+    [InlineData("host:1#frag")]
+    [InlineData("host:1?q")]
+    public void Fragments_and_queries_are_not_host_port(string address) =>
+        Assert.False(ForwardingTarget.TryParse(address, out _, out _));
 }

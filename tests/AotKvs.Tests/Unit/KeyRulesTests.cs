@@ -82,4 +82,37 @@ public sealed class KeyRulesTests
         key = Encoding.UTF8.GetString(bytes, 0, length);
         return status;
     }
+
+    [Theory]
+    [InlineData("/kvs/%6a%6f%6A%6F%30%39", "jojo09")] // every edge of the hex digits
+    [InlineData("/kvs/%7e%7E", "~~")]
+    [InlineData("/kvs/\u007f", "\u007f")]            // the last ASCII character is still ASCII
+    public void Hex_digits_in_either_case_and_all_of_ASCII_decode(string path, string expected)
+    {
+        Assert.Equal(KeyStatus.Valid, Decode(path, out var key));
+        Assert.Equal(expected, key);
+    }
+
+    [Theory]
+    [InlineData("/kvs/%g0")]
+    [InlineData("/kvs/%g0%9F%98%80")] // a bad digit where a lead byte would make the rest valid
+    [InlineData("/kvs/%0g")]
+    [InlineData("/kvs/%G0")]
+    [InlineData("/kvs/%/0")]
+    [InlineData("/kvs/%:0")]
+    [InlineData("/kvs/%@0")]
+    [InlineData("/kvs/%`0")]
+    [InlineData("/kvs/\u0080")]
+    public void Characters_beside_the_hex_digits_are_malformed(string path) =>
+        Assert.Equal(KeyStatus.Malformed, Decode(path, out _));
+
+    [Theory]
+    [InlineData(50, 0, false)]  // 50 bytes: short whatever they hold
+    [InlineData(49, 1, false)]  // 51 bytes, 50 code points
+    [InlineData(51, 0, true)]
+    public void Length_limit_at_exactly_50(int ascii, int twoByte, bool tooLong)
+    {
+        var key = Encoding.UTF8.GetBytes(new string('k', ascii) + new string('é', twoByte));
+        Assert.Equal(tooLong, KeyRules.IsTooLong(key));
+    }
 }

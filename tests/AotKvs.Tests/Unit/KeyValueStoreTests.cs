@@ -73,4 +73,27 @@ public sealed class KeyValueStoreTests
         });
         Assert.Equal(created, deleted + store.Count);
     }
+
+    [Fact]
+    public void Entries_hold_keys_of_up_to_255_bytes()
+    {
+        var longest = new byte[Entry.MaxKeyBytes];
+        Assert.Equal(Entry.MaxKeyBytes, Entry.Key(Entry.Create(longest, "1"u8)).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Entry.Create(new byte[Entry.MaxKeyBytes + 1], "1"u8));
+    }
+
+    [Fact]
+    public void Entries_compare_by_key_alone()
+    {
+        var comparer = EntryKeyComparer.Instance;
+        var a = Entry.Create("k"u8, "1"u8);
+        Assert.True(comparer.Equals(a, Entry.Create("k"u8, "2"u8)));
+        Assert.False(comparer.Equals(a, Entry.Create("j"u8, "1"u8)));
+        Assert.False(comparer.Equals(a, null));
+        Assert.False(comparer.Equals(null, a));
+        Assert.False(comparer.Equals(null, null));
+        Assert.Equal(comparer.GetHashCode(a), comparer.GetHashCode(Entry.Create("k"u8, "2"u8)));
+        Assert.Equal(comparer.GetHashCode(a), comparer.GetHashCode("k"u8));
+        Assert.Throws<NotSupportedException>(() => comparer.Create("k"u8));
+    }
 }

@@ -9,7 +9,7 @@ namespace AotKvs.Tests.Unit;
 /// The collector sits on the hot path (ASP.NET Core calls it once per request): it must
 /// aggregate by method, route and status without allocating.
 /// </summary>
-[Trait("Category", "Unit")]
+[Collection(ConsoleCollection.Name), Trait("Category", "Unit")]
 public sealed class MetricsCollectorTests
 {
     [Fact]

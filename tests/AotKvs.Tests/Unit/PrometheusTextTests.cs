@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using AotKvs.Operations;
+using AotKvs.Tests.Support;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;
@@ -29,14 +30,40 @@ public sealed class PrometheusTextTests
         Assert.Equal(20.00035, sum, 6);
     }
 
-    [Fact]
-    public void Forward_failures_are_named_by_cause()
+    /// <summary>One failure of each kind the forwarder meets, with the cause it must be counted under.</summary>
+    public static TheoryData<string, Exception> Failures => new()
     {
-        Assert.Equal("refused", ForwardFailure.Cause(new HttpRequestException(HttpRequestError.ConnectionError, "x", new SocketException((int)SocketError.ConnectionRefused))));
-        Assert.Equal("timeout", ForwardFailure.Cause(new TaskCanceledException()));
-        Assert.Equal("dropped", ForwardFailure.Cause(new HttpRequestException("x", new HttpIOException(HttpRequestError.ResponseEnded))));
-        Assert.Equal("unreachable", ForwardFailure.Cause(new HttpRequestException(HttpRequestError.NameResolutionError)));
-        Assert.Equal("other", ForwardFailure.Cause(new HttpRequestException("x")));
-        Assert.All(["refused", "timeout", "dropped", "unreachable", "other"], cause => Assert.Contains(cause, ForwardFailure.Causes));
+        { "refused", new HttpRequestException(HttpRequestError.ConnectionError, "x", new SocketException((int)SocketError.ConnectionRefused)) },
+        { "timeout", new TaskCanceledException() },
+        { "timeout", new TimeoutException() },
+        { "timeout", new HttpRequestException("x", new SocketException((int)SocketError.TimedOut)) },
+        { "unreachable", new HttpRequestException("x", new SocketException((int)SocketError.HostUnreachable)) },
+        { "unreachable", new HttpRequestException(HttpRequestError.NameResolutionError) },
+        { "dropped", new HttpRequestException("x", new HttpIOException(HttpRequestError.ResponseEnded)) },
+        { "dropped", new HttpRequestException(HttpRequestError.ResponseEnded) },
+        { "dropped", new IOException("reset") },
+        { "invalid_response", new HttpRequestException(HttpRequestError.InvalidResponse) },
+        { "other", new HttpRequestException("x") },
+        { "other", new InvalidOperationException() },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public void Forward_failures_are_named_by_cause(string cause, Exception failure) =>
+        Assert.Equal(cause, ForwardFailure.Cause(failure));
+
+    [Fact]
+    public void Declared_causes_are_exactly_the_ones_reported_and_the_ones_documented()
+    {
+        // Every declared cause is pre-registered at 0 in /metrics, so one that can never
+        // happen, or one that happens but is not declared, is a wrong series.
+        // All but upstream_busy come from an exception; that one from the forwarder's own wait for a connection.
+        var reported = Failures.Select(row => ForwardFailure.Cause((Exception)row[1])).Append(ForwardFailure.Busy).Distinct().Order();
+        Assert.Equal(ForwardFailure.Causes.Order(), reported);
+
+        var docs = File.ReadLines(Path.Combine(ServerProcess.RepoRoot, "docs", "operations.md"))
+            .Single(line => line.StartsWith("| `kvs_forward_errors_total`", StringComparison.Ordinal));
+        var documented = docs.Split('|')[3].Replace("`cause`:", "").Split(',').Select(c => c.Trim().Trim('`'));
+        Assert.Equal(ForwardFailure.Causes.Order(), documented.Order());
     }
 }

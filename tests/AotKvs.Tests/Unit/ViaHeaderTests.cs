@@ -31,4 +31,16 @@ public sealed class ViaHeaderTests
     [Fact]
     public void Appends_after_what_was_received() =>
         Assert.StartsWith("1.1 a, 1.1 b, 1.1 aotkvs-", _via.Append(new StringValues(["1.1 a", "1.1 b"])));
+
+    [Fact]
+    public void Nothing_received_is_just_this_instance() =>
+        Assert.Matches("^1\\.1 aotkvs-[0-9a-f]{12}$", _via.Append(StringValues.Empty));
+
+    [Fact]
+    public void Empty_and_padded_entries_are_not_hops()
+    {
+        var padded = string.Join(" , ,", Enumerable.Range(0, 15).Select(i => $" 1.1 p{i} "));
+        Assert.False(_via.IsLoop(padded));
+        Assert.True(_via.IsLoop(padded + ",  " + _via.Append(StringValues.Empty) + "  "));
+    }
 }
