@@ -19,7 +19,7 @@ public sealed class GetDeleteSpecTests(Cluster cluster)
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Get_missing_key_is_404(string target)
     {
-        (await GetAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -27,15 +27,15 @@ public sealed class GetDeleteSpecTests(Cluster cluster)
     {
         var path = "/kvs/" + UniqueKey();
         await PutValueAsync(cluster[target], path, "1");
-        (await DeleteAsync(cluster[target], path)).ShouldBe(200, """{"result": "deleted"}""");
-        (await GetAsync(cluster[target], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
-        (await DeleteAsync(cluster[target], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await DeleteAsync(cluster[target], path)).ShouldBe(200, Expected.Deleted);
+        (await GetAsync(cluster[target], path)).ShouldBe(404, Expected.KeyNotFound);
+        (await DeleteAsync(cluster[target], path)).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Delete_missing_key_is_404(string target)
     {
-        (await DeleteAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await DeleteAsync(cluster[target], "/kvs/" + UniqueKey())).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -44,13 +44,13 @@ public sealed class GetDeleteSpecTests(Cluster cluster)
         var path = "/kvs/" + UniqueKey();
         await PutValueAsync(cluster[target], path, "1");
         await DeleteAsync(cluster[target], path);
-        (await PutValueAsync(cluster[target], path, "2")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[target], path, "2")).ShouldBe(201, Expected.Created);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Get_of_a_key_longer_than_allowed_is_404(string target)
     {
-        (await GetAsync(cluster[target], "/kvs/" + new string('k', 5_000))).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(cluster[target], "/kvs/" + new string('k', 5_000))).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Fact]
@@ -58,11 +58,11 @@ public sealed class GetDeleteSpecTests(Cluster cluster)
     {
         var path = "/kvs/" + UniqueKey();
         var names = cluster.Targets.Keys.ToArray();
-        (await PutValueAsync(cluster[names[^1]], path, "\"shared\"")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[names[^1]], path, "\"shared\"")).ShouldBe(201, Expected.Created);
         foreach (var name in names)
             (await GetAsync(cluster[name], path)).ShouldBe(200, """{"result": "found", "value": "shared"}""");
-        (await DeleteAsync(cluster[names[0]], path)).ShouldBe(200, """{"result": "deleted"}""");
+        (await DeleteAsync(cluster[names[0]], path)).ShouldBe(200, Expected.Deleted);
         foreach (var name in names)
-            (await GetAsync(cluster[name], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+            (await GetAsync(cluster[name], path)).ShouldBe(404, Expected.KeyNotFound);
     }
 }

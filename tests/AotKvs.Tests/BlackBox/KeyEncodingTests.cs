@@ -33,9 +33,9 @@ public sealed class KeyEncodingTests(Cluster cluster)
     {
         var suffix = Guid.NewGuid().ToString("N")[..8];
         var server = cluster[target];
-        (await PutValueAsync(server, $"/kvs/{encoded}{suffix}", "\"v\"")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(server, $"/kvs/{encoded}{suffix}", "\"v\"")).ShouldBe(201, Expected.Created);
         (await GetAsync(server, $"/kvs/{sameKey}{suffix}")).ShouldBe(200, """{"result": "found", "value": "v"}""");
-        (await DeleteAsync(server, $"/kvs/{sameKey}{suffix}")).ShouldBe(200, """{"result": "deleted"}""");
+        (await DeleteAsync(server, $"/kvs/{sameKey}{suffix}")).ShouldBe(200, Expected.Deleted);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -59,7 +59,7 @@ public sealed class KeyEncodingTests(Cluster cluster)
     {
         var key = UniqueKey();
         var server = cluster[target];
-        (await PutValueAsync(server, $"/kvs/{key}?x=1", "7")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(server, $"/kvs/{key}?x=1", "7")).ShouldBe(201, Expected.Created);
         (await GetAsync(server, $"/kvs/{key}")).ShouldBe(200, """{"result": "found", "value": 7}""");
     }
 
@@ -78,8 +78,8 @@ public sealed class KeyEncodingTests(Cluster cluster)
         var server = cluster[target];
         foreach (var method in new[] { "GET", "DELETE" })
             (await RawHttp.SendAsync(server, RawHttp.Request(method, "/kvs/" + key, server)))
-                .ShouldBe(400, """{"error": "Key is not valid percent-encoded UTF-8"}""");
+                .ShouldBe(400, Expected.KeyMalformed);
         (await RawHttp.SendAsync(server, RawHttp.Request("PUT", "/kvs/" + key, server, "application/json", """{"value": 1}"""u8.ToArray())))
-            .ShouldBe(400, """{"error": "Key is not valid percent-encoded UTF-8"}""");
+            .ShouldBe(400, Expected.KeyMalformed);
     }
 }

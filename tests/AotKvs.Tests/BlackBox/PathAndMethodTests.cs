@@ -22,7 +22,7 @@ public sealed class PathAndMethodTests(Cluster cluster)
     public async Task No_key_is_key_is_missing_for_every_method(string target, string method, string path)
     {
         var body = method is "GET" or "DELETE" ? null : """{"value": 1}""";
-        (await SendAsync(cluster[target], method, path, body)).ShouldBe(400, """{"error": "Key is missing"}""");
+        (await SendAsync(cluster[target], method, path, body)).ShouldBe(400, Expected.KeyMissing);
     }
 
     public static TheoryData<string, string> OtherMethods()
@@ -38,7 +38,7 @@ public sealed class PathAndMethodTests(Cluster cluster)
     public async Task Other_method_on_a_key_is_405_with_allow(string target, string method)
     {
         var answer = await SendAsync(cluster[target], method, "/kvs/" + UniqueKey(), method == "TRACE" ? null : """{"value": 1}""");
-        answer.ShouldBe(405, """{"error": "Method not allowed"}""");
+        answer.ShouldBe(405, Expected.MethodNotAllowed);
         Assert.Equal(["DELETE", "GET", "HEAD", "PUT"], answer.ContentHeaders.Allow.Order());
     }
 
@@ -60,7 +60,7 @@ public sealed class PathAndMethodTests(Cluster cluster)
         // Announce 17 MiB and send none of it: the answer must come from the length alone.
         var head = $"PUT {path} HTTP/1.1\r\nHost: {server.Authority}\r\nContent-Type: application/json\r\nContent-Length: {17 * 1024 * 1024}\r\n\r\n";
         var answer = await RawHttp.SendAsync(server, System.Text.Encoding.ASCII.GetBytes(head));
-        answer.ShouldBe(413, """{"error": "Request body is too large"}""");
-        (await GetAsync(server, path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+        answer.ShouldBe(413, Expected.BodyTooLarge);
+        (await GetAsync(server, path)).ShouldBe(404, Expected.KeyNotFound);
     }
 }

@@ -12,7 +12,7 @@ public sealed class PutSpecTests(Cluster cluster)
     public async Task New_key_is_created_201(string target)
     {
         var answer = await PutValueAsync(cluster[target], "/kvs/" + UniqueKey(), "\"v\"");
-        answer.ShouldBe(201, """{"result": "created"}""");
+        answer.ShouldBe(201, Expected.Created);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -21,7 +21,7 @@ public sealed class PutSpecTests(Cluster cluster)
         var path = "/kvs/" + UniqueKey();
         await PutValueAsync(cluster[target], path, "1");
         var answer = await PutValueAsync(cluster[target], path, "2");
-        answer.ShouldBe(200, """{"result": "replaced"}""");
+        answer.ShouldBe(200, Expected.Replaced);
         (await GetAsync(cluster[target], path)).ShouldBe(200, """{"result": "found", "value": 2}""");
     }
 
@@ -51,22 +51,22 @@ public sealed class PutSpecTests(Cluster cluster)
         var path = "/kvs/" + UniqueKey();
         var answer = await SendAsync(cluster[target], "PUT", path, body);
         Assert.True(answer.Status == 400, why);
-        answer.ShouldBe(400, """{"error": "PUT request does not specify a value"}""");
-        (await GetAsync(cluster[target], path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+        answer.ShouldBe(400, Expected.NoValue);
+        (await GetAsync(cluster[target], path)).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Key_of_51_characters_is_too_long(string target)
     {
         var answer = await PutValueAsync(cluster[target], "/kvs/" + new string('k', 51), "1");
-        answer.ShouldBe(400, """{"error": "Key is too long"}""");
+        answer.ShouldBe(400, Expected.KeyTooLong);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Key_of_exactly_50_characters_is_allowed(string target)
     {
         var key = UniqueKey("fifty").PadRight(50, 'x');
-        (await PutValueAsync(cluster[target], "/kvs/" + key, "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[target], "/kvs/" + key, "1")).ShouldBe(201, Expected.Created);
         (await GetAsync(cluster[target], "/kvs/" + key)).ShouldBe(200, """{"result": "found", "value": 1}""");
     }
 
@@ -75,10 +75,10 @@ public sealed class PutSpecTests(Cluster cluster)
     {
         // Each emoji is one code point, two UTF-16 chars and four UTF-8 bytes.
         var fifty = string.Concat(Enumerable.Repeat("😀", 18)) + Guid.NewGuid().ToString("N");
-        (await PutValueAsync(cluster[target], "/kvs/" + Uri.EscapeDataString(fifty), "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[target], "/kvs/" + Uri.EscapeDataString(fifty), "1")).ShouldBe(201, Expected.Created);
         (await GetAsync(cluster[target], "/kvs/" + Uri.EscapeDataString(fifty))).ShouldBe(200, """{"result": "found", "value": 1}""");
         (await PutValueAsync(cluster[target], "/kvs/" + Uri.EscapeDataString(fifty + "😀"), "1"))
-            .ShouldBe(400, """{"error": "Key is too long"}""");
+            .ShouldBe(400, Expected.KeyTooLong);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -90,14 +90,14 @@ public sealed class PutSpecTests(Cluster cluster)
         (await GetAsync(cluster[target], fiftyEmoji)).ShouldBe(200, $$"""{"result": "found", "value": {{value}}}""");
 
         var fiftyOneEmoji = "/kvs/" + Uri.EscapeDataString(string.Concat(Enumerable.Repeat("😀", 51)));
-        (await PutValueAsync(cluster[target], fiftyOneEmoji, "1")).ShouldBe(400, """{"error": "Key is too long"}""");
+        (await PutValueAsync(cluster[target], fiftyOneEmoji, "1")).ShouldBe(400, Expected.KeyTooLong);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Enormous_key_is_too_long_not_a_server_error(string target)
     {
         var answer = await PutValueAsync(cluster[target], "/kvs/" + new string('k', 20_000), "1");
-        answer.ShouldBe(400, """{"error": "Key is too long"}""");
+        answer.ShouldBe(400, Expected.KeyTooLong);
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -105,7 +105,7 @@ public sealed class PutSpecTests(Cluster cluster)
     {
         var path = "/kvs/" + UniqueKey();
         var answer = await SendAsync(cluster[target], "PUT", path, """{"value": "plain"}""", "text/plain");
-        answer.ShouldBe(201, """{"result": "created"}""");
+        answer.ShouldBe(201, Expected.Created);
         (await GetAsync(cluster[target], path)).ShouldBe(200, """{"result": "found", "value": "plain"}""");
     }
 
@@ -114,7 +114,7 @@ public sealed class PutSpecTests(Cluster cluster)
     {
         var path = "/kvs/" + UniqueKey();
         (await SendAsync(cluster[target], "PUT", path, """{"a": [1, {"b": 2}], "value": {"v": true}, "z": null}"""))
-            .ShouldBe(201, """{"result": "created"}""");
+            .ShouldBe(201, Expected.Created);
         (await GetAsync(cluster[target], path)).ShouldBe(200, """{"result": "found", "value": {"v": true}}""");
     }
 

@@ -46,7 +46,7 @@ public sealed class ValueRoundTripTests(Cluster cluster)
     {
         var value = Values[valueIndex];
         var path = "/kvs/" + UniqueKey();
-        (await PutValueAsync(cluster[target], path, value)).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[target], path, value)).ShouldBe(201, Expected.Created);
 
         var answer = await GetAsync(cluster[target], path);
         answer.ShouldBe(200, $$"""{"result": "found", "value": {{value}}}""");
@@ -60,7 +60,7 @@ public sealed class ValueRoundTripTests(Cluster cluster)
     {
         var big = "\"" + new string('x', 1_000_000) + "\"";
         var path = "/kvs/" + UniqueKey();
-        (await PutValueAsync(cluster[target], path, big)).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(cluster[target], path, big)).ShouldBe(201, Expected.Created);
         var answer = await GetAsync(cluster[target], path);
         Assert.Equal(1_000_000, answer.Json!["value"]!.GetValue<string>().Length);
     }
@@ -73,6 +73,6 @@ public sealed class ValueRoundTripTests(Cluster cluster)
         var raw = RawHttp.Request("PUT", path, server, "application/json", [.. "{\"value\": \""u8, 0xC3, 0x28, .. "\"}"u8]);
         var answer = await RawHttp.SendAsync(server, raw);
         Assert.Equal(400, answer.Status);
-        (await GetAsync(server, path)).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(server, path)).ShouldBe(404, Expected.KeyNotFound);
     }
 }

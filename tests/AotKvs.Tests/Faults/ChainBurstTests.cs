@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Text;
 using AotKvs.Tests.Support;
 using Xunit;
 
@@ -51,19 +49,18 @@ public sealed class ChainBurstTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var statuses = new Dictionary<int, int>();
-        var sockets = new Socket[Clients];
+        var connections = new RawConnection?[Clients];
         try
         {
             await Task.WhenAll(Enumerable.Range(0, Clients).Select(async i =>
             {
-                var socket = sockets[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync("127.0.0.1", port, timeout.Token);
+                var connection = connections[i] = await RawConnection.OpenAsync("127.0.0.1", port, timeout.Token);
                 var body = $"{{\"value\":{i}}}";
                 var put = $"PUT /kvs/burst-{i} HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}";
                 foreach (var request in new[] { put, $"GET /kvs/burst-{i} HTTP/1.1\r\nHost: h\r\n\r\n" })
                 {
-                    await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None, timeout.Token);
-                    var status = await ReadStatusAsync(socket, timeout.Token);
+                    await connection.SendAsync(request, timeout.Token);
+                    var status = (await connection.ReadAnswerAsync(timeout.Token)).Status;
                     lock (statuses)
                         statuses[status] = statuses.GetValueOrDefault(status) + 1;
                 }
@@ -71,32 +68,10 @@ public sealed class ChainBurstTests
         }
         finally
         {
-            foreach (var socket in sockets)
-                socket?.Dispose();
+            foreach (var connection in connections)
+                connection?.Dispose();
         }
         return statuses;
-    }
-
-    /// <summary>Reads one whole answer (headers and Content-Length body) and returns its status.</summary>
-    private static async Task<int> ReadStatusAsync(Socket socket, CancellationToken cancel)
-    {
-        var buffer = new byte[4096];
-        var filled = 0;
-        while (true)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, cancel);
-            if (n == 0)
-                return 0;
-            filled += n;
-            var text = Encoding.ASCII.GetString(buffer, 0, filled);
-            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            var at = text.IndexOf("Content-Length: ", StringComparison.OrdinalIgnoreCase);
-            if (end < 0 || at < 0)
-                continue;
-            var length = int.Parse(text[(at + 16)..text.IndexOf('\r', at)]);
-            if (filled >= end + 4 + length)
-                return int.Parse(text.AsSpan(9, 3));
-        }
     }
 
     /// <summary>Established TCP connections to a local port (IPv4 and IPv6 tables: the client may use either), from the kernel.</summary>

@@ -12,7 +12,6 @@ namespace AotKvs.Tests.Faults;
 [Collection(TimingCollection.Name), Trait("Category", "Faults")]
 public sealed class ForwardingLoopTests
 {
-    private const string LoopDetected = """{"error": "Forwarding loop detected"}""";
 
     [Fact]
     public async Task Forwarder_pointed_at_itself_answers_508_without_piling_up_connections()
@@ -23,7 +22,7 @@ public sealed class ForwardingLoopTests
 
         var clock = Stopwatch.StartNew();
         for (var i = 0; i < 20; i++)
-            (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(508, LoopDetected);
+            (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(508, Expected.LoopDetected);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.Elapsed}");
         Assert.True(forwarder.OpenFiles < before + 20, $"open files {before} -> {forwarder.OpenFiles}");
     }
@@ -34,8 +33,8 @@ public sealed class ForwardingLoopTests
         int portA = FreePort.Next(), portB = FreePort.Next();
         using var a = ServerProcess.StartForwarder($"127.0.0.1:{portB}", portA);
         using var b = ServerProcess.StartForwarder($"127.0.0.1:{portA}", portB);
-        (await GetAsync(a.BaseUri, "/kvs/a")).ShouldBe(508, LoopDetected);
-        (await DeleteAsync(b.BaseUri, "/kvs/a")).ShouldBe(508, LoopDetected);
+        (await GetAsync(a.BaseUri, "/kvs/a")).ShouldBe(508, Expected.LoopDetected);
+        (await DeleteAsync(b.BaseUri, "/kvs/a")).ShouldBe(508, Expected.LoopDetected);
     }
 
     [Fact]
@@ -46,7 +45,7 @@ public sealed class ForwardingLoopTests
         var via = string.Join(", ", Enumerable.Range(0, 16).Select(i => $"1.1 proxy{i}"));
         var raw = RawHttp.Request("GET", "/kvs/a", forwarder.BaseUri);
         var withVia = System.Text.Encoding.ASCII.GetBytes(System.Text.Encoding.ASCII.GetString(raw).Replace("\r\n\r\n", $"\r\nVia: {via}\r\n\r\n"));
-        (await RawHttp.SendAsync(forwarder.BaseUri, withVia)).ShouldBe(508, LoopDetected);
+        (await RawHttp.SendAsync(forwarder.BaseUri, withVia)).ShouldBe(508, Expected.LoopDetected);
         Assert.Empty(fake.Heads);
     }
 

@@ -14,7 +14,6 @@ namespace AotKvs.Tests.Faults;
 [Collection(FaultsCollection.Name), Trait("Category", "Faults")]
 public sealed class NetworkPartitionTests(ITestOutputHelper output)
 {
-    private const string CannotForward = """{"error": "Cannot forward request"}""";
 
     [NetworkFact]
     public async Task Main_cut_off_gives_503_within_the_bound_and_the_first_request_after_healing_succeeds()
@@ -22,14 +21,14 @@ public sealed class NetworkPartitionTests(ITestOutputHelper output)
         using var network = new NetworkNamespace();
         using var main = ServerProcess.StartMainIn(network, 8090);
         using var forwarder = ServerProcess.StartForwarder(main.Address);
-        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, Expected.Created);
 
         network.Cut();
         // Twice: once on the pooled connection (no answer), once on a new one (no SYN-ACK).
         for (var i = 0; i < 2; i++)
         {
             var (answer, elapsed) = ForwardBound.TimedGet(forwarder.Port, "/kvs/a");
-            answer.ShouldBe(503, CannotForward);
+            answer.ShouldBe(503, Expected.CannotForward);
             ForwardBound.AtTheBound(elapsed, ForwardBound.Default, i == 0 ? "pooled connection: " : "new connection: ");
         }
 

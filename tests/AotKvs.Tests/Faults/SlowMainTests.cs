@@ -11,7 +11,6 @@ namespace AotKvs.Tests.Faults;
 [Collection(TimingCollection.Name), Trait("Category", "Faults")]
 public sealed class SlowMainTests
 {
-    private const string CannotForward = """{"error": "Cannot forward request"}""";
 
     [Fact]
     public async Task Main_slower_than_usual_but_within_the_bound_is_waited_for()
@@ -27,7 +26,7 @@ public sealed class SlowMainTests
         using var main = new FakeMain(TimeSpan.FromSeconds(5));
         using var forwarder = ServerProcess.StartForwarder(main.Address);
         var (answer, elapsed) = ForwardBound.TimedGet(forwarder.Port, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         ForwardBound.AtTheBound(elapsed, ForwardBound.Default);
     }
 
@@ -40,7 +39,7 @@ public sealed class SlowMainTests
         var filesBefore = forwarder.OpenFiles;
 
         var answers = ForwardBound.TimedGets(forwarder.Port, [.. Enumerable.Range(0, 64).Select(i => $"/kvs/k{i}")]);
-        Assert.All(answers, a => a.Answer.ShouldBe(503, CannotForward));
+        Assert.All(answers, a => a.Answer.ShouldBe(503, Expected.CannotForward));
         // Each of the 64 at the bound: none waits behind another.
         Assert.All(answers, a => ForwardBound.AtTheBound(a.Elapsed, TimeSpan.FromMilliseconds(500)));
 

@@ -1,6 +1,5 @@
-using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using AotKvs.Tests.Support;
 
 namespace AotKvs.Tests.Linearizability;
 
@@ -11,8 +10,7 @@ namespace AotKvs.Tests.Linearizability;
 /// </summary>
 public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.1") : IKvsTarget
 {
-    private readonly byte[] _buffer = new byte[64 * 1024];
-    private Socket? _socket;
+    private RawConnection? _connection;
 
     public string Name => name;
 
@@ -25,19 +23,16 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
 
     private async Task<Reply> SendAsync(OpKind kind, string key, string? body, CancellationToken cancel)
     {
-        if (_socket is null)
+        if (_connection is null)
         {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(host), port), cancel);
+                _connection = await RawConnection.OpenAsync(host, port, cancel);
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException)
             {
-                socket.Dispose();
                 return Reply.NotSent;
             }
-            _socket = socket;
         }
 
         var method = kind.ToString().ToUpperInvariant();
@@ -45,57 +40,29 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
                    (body is null ? "\r\n" : $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
         try
         {
-            await _socket.SendAsync(Encoding.ASCII.GetBytes(head), SocketFlags.None, cancel);
-            var (status, text, close) = await ReadAnswerAsync(_socket, cancel);
-            if (close || status is null)
+            await _connection.SendAsync(head, cancel);
+            var answer = await _connection.ReadAnswerAsync(cancel);
+            if (answer.Headers.TryGetValue("Connection", out var connection) && connection.Contains("close", StringComparison.OrdinalIgnoreCase))
                 Drop();
             // The request was sent: it may have taken effect whatever came back.
-            return status is { } code ? KvsAnswer.Interpret(kind, code, text) : Reply.Unexpected($"{kind}: garbled answer head: {text}");
+            return AnswerMeaning.Interpret(kind, answer.Status, answer.Text);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or FormatException)
+        catch (MalformedAnswerException e)
+        {
+            Drop();
+            return Reply.Unexpected($"{kind}: garbled answer head: {e.Message}");
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {
             Drop();
             return new Reply(OpOutcome.Unknown);
         }
     }
 
-    /// <summary>Reads one answer framed by Content-Length; a garbled status line or length comes back as a null status and the line.</summary>
-    private async Task<(int? Status, string Body, bool Close)> ReadAnswerAsync(Socket socket, CancellationToken cancel)
-    {
-        var filled = 0;
-        while (true)
-        {
-            var n = await socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None, cancel);
-            if (n == 0)
-                throw new IOException("closed before a whole answer");
-            filled += n;
-            var text = Encoding.UTF8.GetString(_buffer, 0, filled);
-            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            if (end < 0)
-                continue;
-            var lines = text[..end].Split("\r\n");
-            if (KvsAnswer.Status(lines[0]) is not { } status)
-                return (null, lines[0], true);
-            var length = 0;
-            var close = false;
-            foreach (var line in lines.Skip(1))
-            {
-                if (line.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase)
-                    && !int.TryParse(line[15..].Trim(), System.Globalization.NumberStyles.None, null, out length))
-                    return (null, line, true);
-                else if (line.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase) && line.Contains("close", StringComparison.OrdinalIgnoreCase))
-                    close = true;
-            }
-            var bodyStart = Encoding.UTF8.GetByteCount(text[..(end + 4)]);
-            if (filled - bodyStart >= length)
-                return (status, Encoding.UTF8.GetString(_buffer, bodyStart, length), close);
-        }
-    }
-
     private void Drop()
     {
-        _socket?.Dispose();
-        _socket = null;
+        _connection?.Dispose();
+        _connection = null;
     }
 
     public void Dispose() => Drop();

@@ -97,7 +97,7 @@ public sealed class BrokenMain : IDisposable
                 var reason = status switch { 200 => "OK", 201 => "Created", _ => "Not Found" };
                 var statusLine = $"HTTP/1.1 {status} {reason}";
                 if (_flaw == MainFlaw.AnswersOutOfPlace && Interlocked.Increment(ref _answers) % 3 == 0)
-                    (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", """{"result": "created"}""") : ("HTTP/1.1 2OO OK", json);
+                    (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", Expected.Created) : ("HTTP/1.1 2OO OK", json);
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
                     $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), _stop.Token);
             }
@@ -107,7 +107,7 @@ public sealed class BrokenMain : IDisposable
 
     private (int Status, string Json) Answer(string method, string path, string body)
     {
-        const string missing = """{"error": "Key does not exist"}""";
+        const string missing = Expected.KeyNotFound;
         if (path == "/readyz")
             return (200, """{"status": "ready"}""");
         var key = path.StartsWith("/kvs/", StringComparison.Ordinal) ? path[5..] : path;
@@ -123,11 +123,11 @@ public sealed class BrokenMain : IDisposable
                 case "PUT":
                     var written = JsonDocument.Parse(body).RootElement.GetProperty("value").GetInt64();
                     Apply(() => _store[key] = written);
-                    return exists ? (200, """{"result": "replaced"}""") : (201, """{"result": "created"}""");
+                    return exists ? (200, Expected.Replaced) : (201, Expected.Created);
                 default:
                     if (!exists) return (404, missing);
                     Apply(() => _store.Remove(key));
-                    return (200, """{"result": "deleted"}""");
+                    return (200, Expected.Deleted);
             }
         }
     }

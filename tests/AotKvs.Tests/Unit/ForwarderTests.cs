@@ -1,3 +1,4 @@
+using AotKvs.Tests.Support;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -22,7 +23,6 @@ namespace AotKvs.Tests.Unit;
 [Trait("Category", "Unit")]
 public sealed class ForwarderTests : IDisposable
 {
-    private const string CannotForward = """{"error": "Cannot forward request"}""";
 
     private readonly List<ScriptedMain> _pools = [];
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
@@ -62,7 +62,7 @@ public sealed class ForwarderTests : IDisposable
         Assert.Equal("""{"value": [1]}""", sent.Body);
         Assert.Equal("text/plain", sent.ContentType);
         Assert.Matches("^1.1 edge, 1.1 aotkvs-[0-9a-f]{12}$", sent.Via);
-        AssertAnswer(context, 201, """{"result": "created"}""");
+        AssertAnswer(context, 201, Expected.Created);
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class ForwarderTests : IDisposable
 
         await forwarder.ForwardAsync(context);
 
-        AssertAnswer(context, 405, """{"error": "Method not allowed"}""");
+        AssertAnswer(context, 405, Expected.MethodNotAllowed);
         Assert.Equal("GET, HEAD, PUT, DELETE", context.Response.Headers.Allow.ToString());
     }
 
@@ -122,7 +122,7 @@ public sealed class ForwarderTests : IDisposable
 
         await forwarder.ForwardAsync(context);
 
-        AssertAnswer(context, 503, CannotForward);
+        AssertAnswer(context, 503, Expected.CannotForward);
         Assert.False(_readiness.IsReady);
     }
 
@@ -142,7 +142,7 @@ public sealed class ForwarderTests : IDisposable
 
         Assert.Equal(2, _pools.Count);
         Assert.Single(_pools[1].Seen);
-        AssertAnswer(context, 200, """{"result": "deleted"}""");
+        AssertAnswer(context, 200, Expected.Deleted);
         Assert.True(_readiness.IsReady);
     }
 
@@ -162,7 +162,7 @@ public sealed class ForwarderTests : IDisposable
 
         await slowDone;
 
-        AssertAnswer(slow, 503, CannotForward);
+        AssertAnswer(slow, 503, Expected.CannotForward);
         Assert.Single(_pools); // an overloaded main is not a vanished one: no new pool
         Assert.True(_readiness.IsReady);
         Assert.Contains("kvs_forward_errors_total{cause=\"timeout\"} 1", _collector.Scrape());
@@ -187,7 +187,7 @@ public sealed class ForwarderTests : IDisposable
         await Task.WhenAll(contexts.Select(forwarder.ForwardAsync));
 
         Assert.Equal(2, most);
-        Assert.All(contexts, context => AssertAnswer(context, 200, """{"result": "deleted"}"""));
+        Assert.All(contexts, context => AssertAnswer(context, 200, Expected.Deleted));
     }
 
     [Fact]
@@ -208,8 +208,8 @@ public sealed class ForwarderTests : IDisposable
 
         await Task.WhenAll(holding, forwarder.ForwardAsync(waiter));
 
-        AssertAnswer(holder, 503, CannotForward);
-        AssertAnswer(waiter, 503, CannotForward);
+        AssertAnswer(holder, 503, Expected.CannotForward);
+        AssertAnswer(waiter, 503, Expected.CannotForward);
         Assert.Single(_pools[0].Seen); // the waiter never reached main
         var metrics = _collector.Scrape();
         Assert.Contains("kvs_forward_errors_total{cause=\"timeout\"} 1", metrics);
@@ -233,14 +233,14 @@ public sealed class ForwarderTests : IDisposable
         var context = Request("GET", "/kvs/a", via: "1.1 other, " + ownVia);
         await forwarder.ForwardAsync(context);
 
-        AssertAnswer(context, 508, """{"error": "Forwarding loop detected"}""");
+        AssertAnswer(context, 508, Expected.LoopDetected);
         Assert.Single(_pools[0].Seen); // never sent on
     }
 
     [Theory]
-    [InlineData("get", "/kvs/a", 405, """{"error": "Method not allowed"}""")]
-    [InlineData("Delete", "/kvs/a", 405, """{"error": "Method not allowed"}""")]
-    [InlineData("put", "/kvs/", 400, """{"error": "Key is missing"}""")]
+    [InlineData("get", "/kvs/a", 405, Expected.MethodNotAllowed)]
+    [InlineData("Delete", "/kvs/a", 405, Expected.MethodNotAllowed)]
+    [InlineData("put", "/kvs/", 400, Expected.KeyMissing)]
     public async Task A_method_the_client_library_would_rewrite_is_answered_here_as_main_would(string method, string target, int status, string body)
     {
         using var forwarder = NewForwarder();
@@ -260,7 +260,7 @@ public sealed class ForwarderTests : IDisposable
 
         await forwarder.ForwardAsync(context);
 
-        AssertAnswer(context, 431, """{"error": "Request headers are too large"}""");
+        AssertAnswer(context, 431, Expected.HeadersTooLarge);
         Assert.Empty(_pools[0].Seen);
     }
 
@@ -272,7 +272,7 @@ public sealed class ForwarderTests : IDisposable
 
         await forwarder.ForwardAsync(context);
 
-        AssertAnswer(context, 400, """{"error": "Request target is not a path"}""");
+        AssertAnswer(context, 400, Expected.BadTarget);
         Assert.Empty(_pools[0].Seen);
     }
 

@@ -1,8 +1,9 @@
+using AotKvs.Tests.Linearizability;
 using System.Diagnostics;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Unit;
 
 /// <summary>
 /// The checker at scale: a generated million-operation history of a correct register passes;

@@ -3,10 +3,10 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.BlackBox;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>Log format, role and instance on every line, and the optional access log.</summary>
-[Trait("Category", "Process")]
+[Trait("Category", "Processes")]
 public sealed class LoggingTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);

@@ -7,7 +7,7 @@ namespace AotKvs.Tests.Linearizability;
 /// nothing more: an answer that belongs to another operation (a GET answered "created"),
 /// another status or body, or a garbled status line is an anomaly, never an outcome.
 /// </summary>
-public static class KvsAnswer
+public static class AnswerMeaning
 {
     public static Reply Interpret(OpKind kind, int status, string body)
     {
@@ -33,15 +33,5 @@ public static class KvsAnswer
         {
             return Reply.Unexpected($"{kind} answered {status} {body}");
         }
-    }
-
-    /// <summary>The status of "HTTP/1.1 200 OK"; null for anything else.</summary>
-    public static int? Status(string statusLine)
-    {
-        var parts = statusLine.Split(' ', 3);
-        return parts.Length >= 2 && parts[0] == "HTTP/1.1" && parts[1].Length == 3
-               && int.TryParse(parts[1], System.Globalization.NumberStyles.None, null, out var status) && status >= 100
-            ? status
-            : null;
     }
 }

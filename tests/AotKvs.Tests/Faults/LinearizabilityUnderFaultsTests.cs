@@ -1,9 +1,10 @@
+using AotKvs.Tests.Linearizability;
 using System.Diagnostics;
 using AotKvs.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>
 /// Main and two forwarders, eight clients spread over all three on a few keys, faults

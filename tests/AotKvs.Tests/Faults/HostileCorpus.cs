@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace AotKvs.Tests.Hostile;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>What a case may get back. Every case: never a 5xx, never a hang, JSON whenever there is a body.</summary>
 public enum Expect

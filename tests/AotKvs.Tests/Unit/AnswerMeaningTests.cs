@@ -1,42 +1,44 @@
+using AotKvs.Tests.Linearizability;
+using AotKvs.Tests.Support;
 using Xunit;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Unit;
 
 /// <summary>The workload's reading of HTTP answers: only the SPEC's answer for the operation sent is an outcome.</summary>
 [Trait("Category", "Unit")]
-public sealed class KvsAnswerTests
+public sealed class AnswerMeaningTests
 {
     [Theory]
-    [InlineData(OpKind.Put, 201, """{"result": "created"}""", OpOutcome.Created)]
-    [InlineData(OpKind.Put, 200, """{"result": "replaced"}""", OpOutcome.Replaced)]
+    [InlineData(OpKind.Put, 201, Expected.Created, OpOutcome.Created)]
+    [InlineData(OpKind.Put, 200, Expected.Replaced, OpOutcome.Replaced)]
     [InlineData(OpKind.Get, 200, """{"result": "found", "value": 7}""", OpOutcome.Found)]
-    [InlineData(OpKind.Get, 404, """{"error": "Key does not exist"}""", OpOutcome.NotFound)]
-    [InlineData(OpKind.Delete, 200, """{"result": "deleted"}""", OpOutcome.Deleted)]
-    [InlineData(OpKind.Delete, 404, """{"error": "Key does not exist"}""", OpOutcome.NotFound)]
-    [InlineData(OpKind.Put, 503, """{"error": "Cannot forward request"}""", OpOutcome.Unknown)]
+    [InlineData(OpKind.Get, 404, Expected.KeyNotFound, OpOutcome.NotFound)]
+    [InlineData(OpKind.Delete, 200, Expected.Deleted, OpOutcome.Deleted)]
+    [InlineData(OpKind.Delete, 404, Expected.KeyNotFound, OpOutcome.NotFound)]
+    [InlineData(OpKind.Put, 503, Expected.CannotForward, OpOutcome.Unknown)]
     public void The_SPEC_answer_is_an_outcome(OpKind kind, int status, string body, OpOutcome outcome)
     {
-        var reply = KvsAnswer.Interpret(kind, status, body);
+        var reply = AnswerMeaning.Interpret(kind, status, body);
         Assert.Null(reply.Anomaly);
         Assert.Equal(outcome, reply.Outcome);
     }
 
     [Theory]
-    [InlineData(OpKind.Get, 201, """{"result": "created"}""")]
-    [InlineData(OpKind.Get, 200, """{"result": "deleted"}""")]
-    [InlineData(OpKind.Delete, 200, """{"result": "replaced"}""")]
-    [InlineData(OpKind.Put, 200, """{"result": "deleted"}""")]
-    [InlineData(OpKind.Put, 404, """{"error": "Key does not exist"}""")]
-    [InlineData(OpKind.Put, 200, """{"result": "created"}""")]
+    [InlineData(OpKind.Get, 201, Expected.Created)]
+    [InlineData(OpKind.Get, 200, Expected.Deleted)]
+    [InlineData(OpKind.Delete, 200, Expected.Replaced)]
+    [InlineData(OpKind.Put, 200, Expected.Deleted)]
+    [InlineData(OpKind.Put, 404, Expected.KeyNotFound)]
+    [InlineData(OpKind.Put, 200, Expected.Created)]
     [InlineData(OpKind.Get, 200, """{"result": "found", "value": "7"}""")]
     [InlineData(OpKind.Get, 200, """{"result": "found"}""")]
-    [InlineData(OpKind.Get, 500, """{"error": "Key does not exist"}""")]
+    [InlineData(OpKind.Get, 500, Expected.KeyNotFound)]
     [InlineData(OpKind.Delete, 503, """{"error": "Service unavailable"}""")]
     [InlineData(OpKind.Get, 200, "not json")]
     [InlineData(OpKind.Get, 200, "[]")]
     public void An_answer_that_does_not_belong_is_an_anomaly(OpKind kind, int status, string body)
     {
-        var reply = KvsAnswer.Interpret(kind, status, body);
+        var reply = AnswerMeaning.Interpret(kind, status, body);
         Assert.NotNull(reply.Anomaly);
         Assert.Equal(OpOutcome.Unknown, reply.Outcome); // sent: it may still have taken effect
     }
@@ -52,5 +54,5 @@ public sealed class KvsAnswerTests
     [InlineData("garbage", null)]
     [InlineData("", null)]
     public void The_status_line_is_read_strictly(string line, int? status) =>
-        Assert.Equal(status, KvsAnswer.Status(line));
+        Assert.Equal(status, WireAnswer.StatusOf(line));
 }

@@ -1,8 +1,9 @@
+using AotKvs.Tests.Linearizability;
 using AotKvs.Storage;
 using Xunit;
 using static AotKvs.Tests.Linearizability.OpOutcome;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Unit;
 
 /// <summary>The checker itself: it must accept what is linearizable and reject what is not.</summary>
 [Trait("Category", "Unit")]

@@ -1,10 +1,8 @@
-using System.Net.Sockets;
-using System.Text;
 using AotKvs.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace AotKvs.Tests.Hostile;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>
 /// A burst of connections through a forwarder, then silence: the memory the burst took is
@@ -37,33 +35,23 @@ public sealed class BurstMemoryTests(ITestOutputHelper output)
     private static async Task BurstAsync(int port)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var request = Encoding.ASCII.GetBytes("GET /kvs/burst HTTP/1.1\r\nHost: h\r\n\r\n");
-        var sockets = new Socket[Clients];
+        var connections = new RawConnection?[Clients];
         try
         {
             await Task.WhenAll(Enumerable.Range(0, Clients).Select(async i =>
             {
-                var socket = sockets[i] = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                await socket.ConnectAsync("127.0.0.1", port, timeout.Token);
-                var buffer = new byte[1024];
+                var connection = connections[i] = await RawConnection.OpenAsync("127.0.0.1", port, timeout.Token);
                 for (var n = 0; n < 3; n++)
                 {
-                    await socket.SendAsync(request, SocketFlags.None, timeout.Token);
-                    var read = 0;
-                    while (!Encoding.ASCII.GetString(buffer, 0, read).EndsWith("\"Key does not exist\"}", StringComparison.Ordinal))
-                    {
-                        var got = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, timeout.Token);
-                        if (got == 0)
-                            throw new IOException("closed before the answer");
-                        read += got;
-                    }
+                    await connection.SendAsync("GET /kvs/burst HTTP/1.1\r\nHost: h\r\n\r\n", timeout.Token);
+                    Assert.Equal(404, (await connection.ReadAnswerAsync(timeout.Token)).Status);
                 }
             }));
         }
         finally
         {
-            foreach (var socket in sockets)
-                socket?.Dispose();
+            foreach (var connection in connections)
+                connection?.Dispose();
         }
     }
 }

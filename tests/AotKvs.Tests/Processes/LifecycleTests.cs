@@ -4,10 +4,10 @@ using System.Text;
 using AotKvs.Tests.Support;
 using Xunit;
 
-namespace AotKvs.Tests.BlackBox;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>Start-up line, configuration errors, and stopping on SIGTERM/SIGINT.</summary>
-[Collection(TimingCollection.Name), Trait("Category", "Process")]
+[Collection(TimingCollection.Name), Trait("Category", "Processes")]
 public sealed class LifecycleTests
 {
     [Fact]

@@ -3,14 +3,12 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.Hostile;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>The limits a user can see and set hold, with the documented answers.</summary>
 [Trait("Category", "Faults")]
 public sealed class LimitsTests
 {
-    private const string TooLarge = """{"error": "Request body is too large"}""";
-    private const string NoValue = """{"error": "PUT request does not specify a value"}""";
 
     [Fact]
     public async Task Default_body_limit_refuses_a_17_MiB_body_actually_sent_with_413_on_main_and_through_a_forwarder()
@@ -23,22 +21,22 @@ public sealed class LimitsTests
         {
             var sized = Encoding.ASCII.GetBytes($"PUT /kvs/big HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n");
             var outcome = await RawExchange.SendAsync(server.Port, [sized, body], 1, TimeSpan.FromSeconds(20));
-            AssertAnswer(outcome, 413, TooLarge);
+            AssertAnswer(outcome, 413, Expected.BodyTooLarge);
 
             var chunked = Encoding.ASCII.GetBytes("PUT /kvs/big HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
             var chunks = Encoding.ASCII.GetBytes($"{body.Length:x}\r\n").Concat(body).Concat("\r\n0\r\n\r\n"u8.ToArray()).ToArray();
-            AssertAnswer(await RawExchange.SendAsync(server.Port, [chunked, chunks], 1, TimeSpan.FromSeconds(20)), 413, TooLarge);
+            AssertAnswer(await RawExchange.SendAsync(server.Port, [chunked, chunks], 1, TimeSpan.FromSeconds(20)), 413, Expected.BodyTooLarge);
         }
-        (await GetAsync(forwarder.BaseUri, "/kvs/big")).ShouldBe(404, """{"error": "Key does not exist"}""");
-        (await PutValueAsync(forwarder.BaseUri, "/kvs/big", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await GetAsync(forwarder.BaseUri, "/kvs/big")).ShouldBe(404, Expected.KeyNotFound);
+        (await PutValueAsync(forwarder.BaseUri, "/kvs/big", "1")).ShouldBe(201, Expected.Created);
     }
 
     [Fact]
     public async Task Body_limit_is_set_with_KVS_MAX_BODY_BYTES()
     {
         using var main = ServerProcess.StartMain(null, ("KVS_MAX_BODY_BYTES", "100"));
-        (await PutValueAsync(main.BaseUri, "/kvs/a", $"\"{new string('x', 87)}\"")).ShouldBe(201, """{"result": "created"}"""); // 100 bytes
-        (await PutValueAsync(main.BaseUri, "/kvs/a", $"\"{new string('x', 88)}\"")).ShouldBe(413, TooLarge); // 101 bytes
+        (await PutValueAsync(main.BaseUri, "/kvs/a", $"\"{new string('x', 87)}\"")).ShouldBe(201, Expected.Created); // 100 bytes
+        (await PutValueAsync(main.BaseUri, "/kvs/a", $"\"{new string('x', 88)}\"")).ShouldBe(413, Expected.BodyTooLarge); // 101 bytes
     }
 
     [Fact]
@@ -46,16 +44,16 @@ public sealed class LimitsTests
     {
         using var main = ServerProcess.StartMain(null, ("KVS_MAX_JSON_DEPTH", "8"));
         // The body's own object is the first level.
-        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 7) + new string(']', 7))).ShouldBe(201, """{"result": "created"}""");
-        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 8) + new string(']', 8))).ShouldBe(400, NoValue);
+        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 7) + new string(']', 7))).ShouldBe(201, Expected.Created);
+        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 8) + new string(']', 8))).ShouldBe(400, Expected.NoValue);
     }
 
     [Fact]
     public async Task Default_json_depth_is_512()
     {
         using var main = ServerProcess.StartMain();
-        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 511) + new string(']', 511))).ShouldBe(201, """{"result": "created"}""");
-        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 512) + new string(']', 512))).ShouldBe(400, NoValue);
+        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 511) + new string(']', 511))).ShouldBe(201, Expected.Created);
+        (await PutValueAsync(main.BaseUri, "/kvs/a", new string('[', 512) + new string(']', 512))).ShouldBe(400, Expected.NoValue);
     }
 
     [Fact]
@@ -85,7 +83,7 @@ public sealed class LimitsTests
             Assert.StartsWith("HTTP/1.1 404", Encoding.ASCII.GetString(reply, 0, n));
             held[0].Dispose();
             await Task.Delay(200);
-            (await GetAsync(main.BaseUri, "/kvs/a")).ShouldBe(404, """{"error": "Key does not exist"}""");
+            (await GetAsync(main.BaseUri, "/kvs/a")).ShouldBe(404, Expected.KeyNotFound);
         }
         finally
         {
@@ -97,6 +95,6 @@ public sealed class LimitsTests
     private static void AssertAnswer(WireOutcome outcome, int status, string json)
     {
         var answer = Assert.Single(outcome.Answers);
-        new KvsAnswerRaw(answer.Status, answer.Headers, answer.Text).ShouldBe(status, json);
+        answer.ShouldBe(status, json);
     }
 }

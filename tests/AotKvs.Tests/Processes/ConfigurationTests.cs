@@ -2,10 +2,10 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.BlackBox;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>Flags, environment variables, --help, --version and --healthcheck of the published binary.</summary>
-[Trait("Category", "Process")]
+[Trait("Category", "Processes")]
 public sealed class ConfigurationTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
@@ -128,7 +128,7 @@ public sealed class ConfigurationTests
         using var forwarder = StartAndWait([("FORWARDING_ADDRESS", "127.0.0.1:1")], port,
             "--urls", $"http://127.0.0.1:{port}", "--forwarding-address", main.Address);
         var key = UniqueKey();
-        (await PutValueAsync(forwarder.BaseUri, $"/kvs/{key}", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(forwarder.BaseUri, $"/kvs/{key}", "1")).ShouldBe(201, Expected.Created);
         (await GetAsync(main.BaseUri, $"/kvs/{key}")).ShouldBe(200, """{"result": "found", "value": 1}""");
     }
 
@@ -137,7 +137,7 @@ public sealed class ConfigurationTests
     {
         var port = FreePort.Next();
         using var server = StartAndWait([], port, "--urls", $"http://127.0.0.1:{port}", "--max-body-bytes", "64");
-        (await PutValueAsync(server.BaseUri, "/kvs/small", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(server.BaseUri, "/kvs/small", "1")).ShouldBe(201, Expected.Created);
         (await PutValueAsync(server.BaseUri, "/kvs/big", $"\"{new string('x', 100)}\"")).ShouldBeJsonError(413);
     }
 

@@ -5,7 +5,7 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.Hostile;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>
 /// Clients that send slowly or go silent cost the server one idle connection each, for a
@@ -51,7 +51,7 @@ public sealed class SlowClientTests
             }
 
             var clock = Stopwatch.StartNew();
-            (await PutValueAsync(forwarder.BaseUri, "/kvs/busy", "1")).ShouldBe(201, """{"result": "created"}""");
+            (await PutValueAsync(forwarder.BaseUri, "/kvs/busy", "1")).ShouldBe(201, Expected.Created);
             (await GetAsync(main.BaseUri, "/kvs/busy")).ShouldBe(200, """{"result": "found", "value": 1}""");
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
         }
@@ -75,6 +75,6 @@ public sealed class SlowClientTests
         Assert.False(outcome.TimedOut, "still connected after 15 s");
         Assert.InRange(outcome.Elapsed, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(10));
         Assert.All(outcome.Answers, a => Assert.InRange(a.Status, 400, 499));
-        (await GetAsync(main.BaseUri, "/kvs/slow")).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(main.BaseUri, "/kvs/slow")).ShouldBe(404, Expected.KeyNotFound);
     }
 }

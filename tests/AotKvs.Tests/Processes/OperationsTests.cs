@@ -3,13 +3,13 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.BlackBox;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>
 /// The reserved operational paths: /healthz, /readyz and /metrics, answered by every
 /// instance itself and never forwarded.
 /// </summary>
-[Trait("Category", "Process")]
+[Trait("Category", "Processes")]
 public sealed class OperationsTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(5);
@@ -37,9 +37,9 @@ public sealed class OperationsTests
         Assert.Equal(200, (await GetAsync(forwarder.BaseUri, "/HEALTHZ?probe=1")).Status); // routed like every path
         (await GetAsync(forwarder.BaseUri, "/readyz")).ShouldBeJsonError(503);
         // Everything else is still forwarded, and so fails.
-        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, """{"error": "Cannot forward request"}""");
-        (await GetAsync(forwarder.BaseUri, "/healthzz")).ShouldBe(503, """{"error": "Cannot forward request"}""");
-        (await GetAsync(forwarder.BaseUri, "/healthz/x")).ShouldBe(503, """{"error": "Cannot forward request"}""");
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, Expected.CannotForward);
+        (await GetAsync(forwarder.BaseUri, "/healthzz")).ShouldBe(503, Expected.CannotForward);
+        (await GetAsync(forwarder.BaseUri, "/healthz/x")).ShouldBe(503, Expected.CannotForward);
     }
 
     [Fact]
@@ -114,11 +114,11 @@ public sealed class OperationsTests
 
         main.Kill();
         main.Dispose();
-        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, """{"error": "Cannot forward request"}""");
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, Expected.CannotForward);
         (await GetAsync(forwarder.BaseUri, "/readyz")).ShouldBeJsonError(503);
 
         using var restarted = ServerProcess.StartMain(port);
-        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(404, Expected.KeyNotFound);
         Assert.Equal(200, (await GetAsync(forwarder.BaseUri, "/readyz")).Status);
     }
 
@@ -127,7 +127,7 @@ public sealed class OperationsTests
     {
         using var main = ServerProcess.StartMain();
         var key = UniqueKey("m");
-        (await PutValueAsync(main.BaseUri, $"/kvs/{key}", "\"12345\"")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(main.BaseUri, $"/kvs/{key}", "\"12345\"")).ShouldBe(201, Expected.Created);
         await GetAsync(main.BaseUri, $"/kvs/{key}");
         await GetAsync(main.BaseUri, "/kvs/absent");
         await GetAsync(main.BaseUri, "/kvs/absent");

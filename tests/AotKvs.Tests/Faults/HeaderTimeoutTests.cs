@@ -1,7 +1,7 @@
 using AotKvs.Tests.Support;
 using Xunit;
 
-namespace AotKvs.Tests.Hostile;
+namespace AotKvs.Tests.Faults;
 
 /// <summary>
 /// A client that stops in the middle of its headers is closed by Kestrel's

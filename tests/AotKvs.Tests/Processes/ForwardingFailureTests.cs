@@ -5,24 +5,23 @@ using AotKvs.Tests.Support;
 using Xunit;
 using static AotKvs.Tests.Support.KvsHttp;
 
-namespace AotKvs.Tests.BlackBox;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>
 /// SPEC "Forwarding instance when it cannot get an answer": each test starts its own
 /// processes, breaks main in one way, and expects the 503 in time and recovery after.
 /// </summary>
-[Collection(TimingCollection.Name), Trait("Category", "Process")]
+[Collection(TimingCollection.Name), Trait("Category", "Processes")]
 public sealed class ForwardingFailureTests
 {
-    private const string CannotForward = """{"error": "Cannot forward request"}""";
 
     [Fact]
     public async Task Main_refusing_connections_gives_503_at_once()
     {
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{FreePort.Next()}");
-        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward); // pages the fresh process in
+        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, Expected.CannotForward); // pages the fresh process in
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         Assert.True(elapsed < TimeSpan.FromMilliseconds(500), $"took {elapsed}");
     }
 
@@ -32,16 +31,16 @@ public sealed class ForwardingFailureTests
         var port = FreePort.Next();
         var main = ServerProcess.StartMain(port);
         using var forwarder = ServerProcess.StartForwarder(main.Address);
-        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, Expected.Created);
 
         main.Kill();
         main.Dispose();
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         ForwardBound.WithinTheBound(elapsed, ForwardBound.Default);
 
         using var restarted = ServerProcess.StartMain(port);
-        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(404, """{"error": "Key does not exist"}""");
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(404, Expected.KeyNotFound);
     }
 
     [Fact]
@@ -57,7 +56,7 @@ public sealed class ForwardingFailureTests
         main.Dispose();
         using var restarted = ServerProcess.StartMain(port);
         var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => GetAsync(forwarder.BaseUri, $"/kvs/k{i}")));
-        Assert.All(answers, a => a.ShouldBe(404, """{"error": "Key does not exist"}"""));
+        Assert.All(answers, a => a.ShouldBe(404, Expected.KeyNotFound));
     }
 
     [Fact]
@@ -67,11 +66,11 @@ public sealed class ForwardingFailureTests
         // and no reset, which is how a stopped container's address looks from a forwarder.
         using var main = ServerProcess.StartMain();
         using var forwarder = ServerProcess.StartForwarder(main.Address);
-        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, """{"result": "created"}""");
+        (await PutValueAsync(forwarder.BaseUri, "/kvs/a", "1")).ShouldBe(201, Expected.Created);
 
         main.SendSignal("STOP");
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         ForwardBound.AtTheBound(elapsed, ForwardBound.Default);
 
         main.SendSignal("CONT");
@@ -85,10 +84,10 @@ public sealed class ForwardingFailureTests
         silent.Start(); // accepts into the backlog, never answers
         var port = ((IPEndPoint)silent.LocalEndpoint).Port;
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{port}", null, ("KVS_FORWARD_TIMEOUT_MS", "300"));
-        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward); // pages the fresh process in
+        (await GetAsync(forwarder.BaseUri, "/kvs/warm-up")).ShouldBe(503, Expected.CannotForward); // pages the fresh process in
 
         var (answer, elapsed) = await TimedGetAsync(forwarder, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         ForwardBound.AtTheBound(elapsed, TimeSpan.FromMilliseconds(300));
     }
 
@@ -109,7 +108,7 @@ public sealed class ForwardingFailureTests
         });
         using var forwarder = ServerProcess.StartForwarder($"127.0.0.1:{port}");
 
-        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, CannotForward);
+        (await GetAsync(forwarder.BaseUri, "/kvs/a")).ShouldBe(503, Expected.CannotForward);
         await halfAnswer.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
@@ -118,9 +117,9 @@ public sealed class ForwardingFailureTests
     {
         using var first = ServerProcess.StartForwarder($"127.0.0.1:{FreePort.Next()}");
         using var second = ServerProcess.StartForwarder(first.Address);
-        (await GetAsync(second.BaseUri, "/kvs/warm-up")).ShouldBe(503, CannotForward);
+        (await GetAsync(second.BaseUri, "/kvs/warm-up")).ShouldBe(503, Expected.CannotForward);
         var (answer, elapsed) = await TimedGetAsync(second, "/kvs/a");
-        answer.ShouldBe(503, CannotForward);
+        answer.ShouldBe(503, Expected.CannotForward);
         Assert.True(elapsed < TimeSpan.FromMilliseconds(500), $"took {elapsed}");
     }
 

@@ -1,7 +1,8 @@
+using AotKvs.Tests.Linearizability;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Unit;
 
 /// <summary>Histories from a file: written and read back unchanged; a malformed line is named; any file can be checked.</summary>
 [Trait("Category", "Unit")]

@@ -1,8 +1,9 @@
+using AotKvs.Tests.Linearizability;
 using AotKvs.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace AotKvs.Tests.Linearizability;
+namespace AotKvs.Tests.Processes;
 
 /// <summary>
 /// The proof over real sockets can fail: the workload, driven through a real forwarder (the
@@ -10,7 +11,7 @@ namespace AotKvs.Tests.Linearizability;
 /// words it, is reported as a violation; and answers out of place, read straight from the
 /// stand-in, are anomalies.
 /// </summary>
-[Trait("Category", "Process")]
+[Trait("Category", "Processes")]
 public sealed class HttpNegativeControlTests(ITestOutputHelper output)
 {
     [Theory]

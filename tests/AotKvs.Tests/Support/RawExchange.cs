@@ -1,16 +1,8 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
-namespace AotKvs.Tests.Hostile;
-
-/// <summary>One answer off the wire (1xx interim answers are skipped).</summary>
-public sealed record WireAnswer(int Status, IReadOnlyDictionary<string, string> Headers, byte[] Body)
-{
-    public string? ContentType => Headers.TryGetValue("Content-Type", out var v) ? v : null;
-    public string Text => Encoding.UTF8.GetString(Body);
-}
+namespace AotKvs.Tests.Support;
 
 /// <summary>What came back for a request: the answers, whether the server closed, whether we gave up waiting.</summary>
 public sealed record WireOutcome(IReadOnlyList<WireAnswer> Answers, bool Closed, bool TimedOut, TimeSpan Elapsed);
@@ -71,36 +63,24 @@ public static class RawExchange
         return new WireOutcome(parsed, closed, timedOut, clock.Elapsed);
     }
 
-    /// <summary>The complete answers in the bytes, framed by Content-Length (none for HEAD).</summary>
+    /// <summary>The complete answers in the bytes (1xx interim answers skipped); stops at a head that is not HTTP.</summary>
     private static List<WireAnswer> Parse(byte[] data, bool bodiless)
     {
         var answers = new List<WireAnswer>();
         var at = 0;
-        while (true)
+        try
         {
-            var end = IndexOf(data, at, "\r\n\r\n"u8);
-            if (end < 0) return answers;
-            var lines = Encoding.Latin1.GetString(data, at, end - at).Split("\r\n");
-            var parts = lines[0].Split(' ');
-            if (parts.Length < 2 || !int.TryParse(parts[1], out var status)) return answers;
-            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-            foreach (var line in lines.Skip(1))
+            while (WireAnswer.TryParse(data.AsSpan(at), bodiless, out var consumed) is { } answer)
             {
-                var colon = line.IndexOf(':');
-                if (colon > 0) headers[line[..colon].Trim()] = line[(colon + 1)..].Trim();
+                if (answer.Status >= 200)
+                    answers.Add(answer);
+                at += consumed;
             }
-            var length = !bodiless && headers.TryGetValue("Content-Length", out var cl) ? int.Parse(cl) : 0;
-            var bodyStart = end + 4;
-            if (data.Length - bodyStart < length) return answers;
-            if (status >= 200)
-                answers.Add(new WireAnswer(status, headers, data[bodyStart..(bodyStart + length)]));
-            at = bodyStart + length;
         }
-    }
-
-    private static int IndexOf(byte[] data, int from, ReadOnlySpan<byte> what)
-    {
-        var i = data.AsSpan(from).IndexOf(what);
-        return i < 0 ? -1 : from + i;
+        catch (MalformedAnswerException)
+        {
+            // what follows is not an answer: keep the ones before it
+        }
+        return answers;
     }
 }
