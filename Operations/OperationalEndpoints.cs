@@ -1,6 +1,7 @@
 using System.Text;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
+using AotKvs.Storage;
 
 namespace AotKvs.Operations;
 
@@ -13,6 +14,24 @@ internal static class OperationalEndpoints
     public const string HealthPath = "/healthz";
     public const string ReadyPath = "/readyz";
     public const string MetricsPath = "/metrics";
+
+    /// <summary>Readiness, metrics and the idle memory trimmer, on both roles.</summary>
+    public static WebApplicationBuilder AddOperations(this WebApplicationBuilder builder, ServiceOptions options)
+    {
+        var services = builder.Services;
+        services.AddSingleton(provider => new Readiness(
+            options.Forwarding is { } target ? $"main {target} not probed yet" : null,
+            provider.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton<MetricsCollector>();
+        services.AddHostedService<IdleMemoryTrimmer>();
+        services.AddSingleton(provider => new ServiceMetrics(
+            provider.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            provider.GetRequiredService<MetricsCollector>(),
+            options,
+            provider.GetRequiredService<Readiness>(),
+            provider.GetService<KeyValueStore>()));
+        return builder;
+    }
 
     public static IEndpointRouteBuilder MapOperations(this IEndpointRouteBuilder app)
     {
