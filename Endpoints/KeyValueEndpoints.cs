@@ -1,4 +1,3 @@
-using System.Buffers;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
 using AotKvs.Storage;
@@ -46,33 +45,26 @@ internal static class KeyValueEndpoints
         return Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(target));
     }
 
-    /// <summary>GET and DELETE: decode the key (on the stack unless it is too long to store) and look it up.</summary>
+    /// <summary>GET and DELETE: decode the key on the stack and look it up without allocating.</summary>
     private static Task ReadOrRemove(HttpResponse response, KeyValueStore store, ReadOnlySpan<char> encodedKey, bool remove)
     {
-        byte[]? rented = null;
-        Span<byte> buffer = encodedKey.Length <= KeyRules.MaxEncodedLength
-            ? stackalloc byte[encodedKey.Length]
-            : rented = ArrayPool<byte>.Shared.Rent(encodedKey.Length);
-        try
+        if (encodedKey.Length > KeyRules.MaxEncodedLength) // longer than any key a PUT accepts
         {
-            var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
-            if (status != KeyStatus.Valid)
-                return Responses.For(status).WriteAsync(response);
-            if (rented is not null)
-                return Responses.KeyNotFound.WriteAsync(response); // longer than any key a PUT accepts
+            var encoding = KeyRules.CheckOverlong(encodedKey);
+            return (encoding == KeyStatus.Valid ? Responses.KeyNotFound : Responses.For(encoding)).WriteAsync(response);
+        }
 
-            var key = buffer[..length];
-            if (remove)
-                return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
-            return store.TryGet(key, out var entry)
-                ? Responses.WriteFoundAsync(response, Entry.ValueMemory(entry))
-                : Responses.KeyNotFound.WriteAsync(response);
-        }
-        finally
-        {
-            if (rented is not null)
-                ArrayPool<byte>.Shared.Return(rented);
-        }
+        Span<byte> buffer = stackalloc byte[encodedKey.Length];
+        var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
+        if (status != KeyStatus.Valid)
+            return Responses.For(status).WriteAsync(response);
+
+        var key = buffer[..length];
+        if (remove)
+            return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
+        return store.TryGet(key, out var entry)
+            ? Responses.WriteFoundAsync(response, Entry.ValueMemory(entry))
+            : Responses.KeyNotFound.WriteAsync(response);
     }
 
     private static async Task PutAsync(HttpContext context, KeyValueStore store, string target, int maxJsonDepth)
@@ -84,32 +76,25 @@ internal static class KeyValueEndpoints
 
     /// <summary>
     /// The key's encoding is checked first (it is about the address), then the body, then
-    /// the key's length, as the SPEC's table orders them, at every length: a key too long to
-    /// decode on the stack is decoded into a pooled buffer.
+    /// the key's length, as the SPEC's table orders them, at every length.
     /// </summary>
     private static JsonResponse Put(KeyValueStore store, ReadOnlySpan<char> path, ReadOnlySpan<byte> body, int maxJsonDepth)
     {
         KeyRules.Locate(path, out var encodedKey);
-        byte[]? rented = null;
-        Span<byte> buffer = encodedKey.Length <= KeyRules.MaxEncodedLength
-            ? stackalloc byte[encodedKey.Length]
-            : rented = ArrayPool<byte>.Shared.Rent(encodedKey.Length);
-        try
-        {
-            if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
-                return Responses.KeyMalformed;
-            var key = buffer[..length];
+        if (encodedKey.Length > KeyRules.MaxEncodedLength)
+            return KeyRules.CheckOverlong(encodedKey) != KeyStatus.Valid ? Responses.KeyMalformed
+                : PutBody.TryFindValue(body, maxJsonDepth, out _) ? Responses.KeyTooLong
+                : Responses.NoValue;
 
-            if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
-                return Responses.NoValue;
-            if (KeyRules.IsTooLong(key))
-                return Responses.KeyTooLong;
-            return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
-        }
-        finally
-        {
-            if (rented is not null)
-                ArrayPool<byte>.Shared.Return(rented);
-        }
+        Span<byte> buffer = stackalloc byte[encodedKey.Length];
+        if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
+            return Responses.KeyMalformed;
+        var key = buffer[..length];
+
+        if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
+            return Responses.NoValue;
+        if (KeyRules.IsTooLong(key))
+            return Responses.KeyTooLong;
+        return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
     }
 }

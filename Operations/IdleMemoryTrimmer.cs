@@ -22,8 +22,6 @@ internal sealed class IdleMemoryTrimmer : BackgroundService
     private long _lastSeen = GC.GetTotalAllocatedBytes();
     private long _atLastTrim = GC.GetTotalAllocatedBytes();
 
-    public int Trims { get; private set; }
-
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(Interval);
@@ -39,17 +37,15 @@ internal sealed class IdleMemoryTrimmer : BackgroundService
     }
 
     /// <summary>One look: trims if this interval was idle and enough happened since the last trim.</summary>
-    public bool Look()
+    private void Look()
     {
         var allocated = GC.GetTotalAllocatedBytes();
         var idle = allocated - _lastSeen < IdleBytes;
         _lastSeen = allocated;
         if (!idle || allocated - _atLastTrim < ActivityBytes)
-            return false;
+            return;
 
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         _atLastTrim = _lastSeen = GC.GetTotalAllocatedBytes();
-        Trims++;
-        return true;
     }
 }

@@ -24,14 +24,19 @@ internal sealed class JsonResponse(int status, byte[] body)
     public static Task WriteAsync(HttpResponse response, int status,
         ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, ReadOnlySpan<byte> third)
     {
-        response.StatusCode = status;
-        response.Headers.ContentType = ContentType;
-        response.ContentLength = first.Length + second.Length + third.Length;
+        WriteHead(response, status, first.Length + second.Length + third.Length);
         var writer = response.BodyWriter;
         writer.Write(first);
         writer.Write(second);
         writer.Write(third);
         return FlushAsync(writer);
+    }
+
+    private static void WriteHead(HttpResponse response, int status, long length)
+    {
+        response.StatusCode = status;
+        response.Headers.ContentType = ContentType;
+        response.ContentLength = length;
     }
 
     private static async Task FlushAsync(PipeWriter writer) => await writer.FlushAsync();
@@ -45,9 +50,7 @@ internal sealed class JsonResponse(int status, byte[] body)
     {
         if (second.Length <= BodySlices.SliceBytes)
             return WriteAsync(response, status, first, second.Span, third);
-        response.StatusCode = status;
-        response.Headers.ContentType = ContentType;
-        response.ContentLength = first.Length + second.Length + third.Length;
+        WriteHead(response, status, first.Length + second.Length + third.Length);
         response.BodyWriter.Write(first);
         return BodySlices.WriteAsync(response.BodyWriter, second, third.ToArray(), response.HttpContext.RequestAborted);
     }

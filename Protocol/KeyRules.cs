@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Unicode;
 
 namespace AotKvs.Protocol;
@@ -65,6 +66,24 @@ internal static class KeyRules
             }
         }
         return Utf8.IsValid(destination[..length]) ? KeyStatus.Valid : KeyStatus.Malformed;
+    }
+
+    /// <summary>
+    /// Whether a key too long to store (longer than <see cref="MaxEncodedLength"/>) is at
+    /// least well encoded, which decides its error: it is decoded into a pooled buffer
+    /// rather than onto the stack, since its length is bounded only by the request line.
+    /// </summary>
+    public static KeyStatus CheckOverlong(ReadOnlySpan<char> encoded)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(encoded.Length);
+        try
+        {
+            return TryDecode(encoded, buffer, out _);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Code points in valid UTF-8: every byte that does not continue a sequence.</summary>

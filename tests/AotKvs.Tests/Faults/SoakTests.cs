@@ -48,8 +48,8 @@ public sealed class SoakTests(ITestOutputHelper output)
         {
             while (!stop.IsCancellationRequested)
             {
-                samples.Add((clock.Elapsed.TotalSeconds, ResidentKib(forwarder.Pid)));
-                mainSamples.Add((clock.Elapsed.TotalSeconds, ResidentKib(main.Pid)));
+                samples.Add((clock.Elapsed.TotalSeconds, ResidentKib(forwarder)));
+                mainSamples.Add((clock.Elapsed.TotalSeconds, ResidentKib(main)));
                 try { await Task.Delay(250, stop.Token); } catch (OperationCanceledException) { }
             }
         });
@@ -89,12 +89,12 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.False(forwarder.HasExited || main.HasExited);
     }
 
-    private static long ResidentKib(int pid)
+    /// <summary>0 once the process is gone; the test then fails on its exit, not on a sample.</summary>
+    private static long ResidentKib(ServerProcess server)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0]);
+            return server.ResidentKib;
         }
         catch (IOException) { return 0; }
     }
