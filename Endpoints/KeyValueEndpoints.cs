@@ -12,20 +12,21 @@ internal static class KeyValueEndpoints
 {
     public static WebApplicationBuilder AddKeyValueStore(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<KeyValueStore>();
+        builder.Services.AddSingleton<MemoryStore>();
+        builder.Services.AddSingleton<IKeyValueStore>(provider => provider.GetRequiredService<MemoryStore>());
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKeyValueStore(this IEndpointRouteBuilder app)
     {
-        var store = app.ServiceProvider.GetRequiredService<KeyValueStore>();
+        var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
         app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 
-    private static Task HandleAsync(HttpContext context, KeyValueStore store, int maxJsonDepth)
+    private static Task HandleAsync(HttpContext context, IKeyValueStore store, int maxJsonDepth)
     {
         // Screening (RequestScreening) has already refused targets that are not paths.
         var target = RequestTarget.PathAndQuery(context)!;
@@ -37,64 +38,126 @@ internal static class KeyValueEndpoints
         // server sends the headers (Content-Length included) and drops the body.
         var method = context.Request.Method;
         if (method == HttpMethods.Get || method == HttpMethods.Head)
-            return ReadOrRemove(context.Response, store, encodedKey, remove: false);
+            return ReadOrRemove(context, store, encodedKey, remove: false);
         if (method == HttpMethods.Put)
             return PutAsync(context, store, target, maxJsonDepth);
         if (method == HttpMethods.Delete)
-            return ReadOrRemove(context.Response, store, encodedKey, remove: true);
+            return ReadOrRemove(context, store, encodedKey, remove: true);
         return Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(target));
     }
 
-    /// <summary>GET and DELETE: decode the key on the stack and look it up without allocating.</summary>
-    private static Task ReadOrRemove(HttpResponse response, KeyValueStore store, ReadOnlySpan<char> encodedKey, bool remove)
+    /// <summary>GET and DELETE: decode the key into a pooled buffer and ask the store.</summary>
+    private static Task ReadOrRemove(HttpContext context, IKeyValueStore store, ReadOnlySpan<char> encodedKey, bool remove)
     {
         if (encodedKey.Length > KeyRules.MaxEncodedLength) // longer than any key a PUT accepts
         {
             var encoding = KeyRules.CheckOverlong(encodedKey);
-            return (encoding == KeyStatus.Valid ? Responses.KeyNotFound : Responses.For(encoding)).WriteAsync(response);
+            return (encoding == KeyStatus.Valid ? Responses.KeyNotFound : Responses.For(encoding)).WriteAsync(context.Response);
         }
 
-        Span<byte> buffer = stackalloc byte[encodedKey.Length];
-        var status = KeyRules.TryDecode(encodedKey, buffer, out var length);
+        var status = DecodedKey.TryDecode(encodedKey, out var key);
         if (status != KeyStatus.Valid)
-            return Responses.For(status).WriteAsync(response);
-
-        var key = buffer[..length];
-        if (remove)
-            return (store.TryRemove(key) ? Responses.Deleted : Responses.KeyNotFound).WriteAsync(response);
-        return store.TryGet(key, out var entry)
-            ? Responses.WriteFoundAsync(response, Entry.ValueMemory(entry))
-            : Responses.KeyNotFound.WriteAsync(response);
+            return Responses.For(status).WriteAsync(context.Response);
+        return remove ? DeleteAsync(context, store, key) : GetAsync(context, store, key);
     }
 
-    private static async Task PutAsync(HttpContext context, KeyValueStore store, string target, int maxJsonDepth)
+    private static async Task GetAsync(HttpContext context, IKeyValueStore store, DecodedKey key)
+    {
+        StoredValue found;
+        try
+        {
+            found = await store.GetAsync(key.Utf8, context.RequestAborted);
+        }
+        catch (StoreException e)
+        {
+            await RefusalFor(e).WriteAsync(context.Response);
+            return;
+        }
+        finally
+        {
+            key.Dispose();
+        }
+        await (found.Found ? Responses.WriteFoundAsync(context.Response, found.Json) : Responses.KeyNotFound.WriteAsync(context.Response));
+    }
+
+    private static async Task DeleteAsync(HttpContext context, IKeyValueStore store, DecodedKey key)
+    {
+        JsonResponse answer;
+        try
+        {
+            answer = await store.DeleteAsync(key.Utf8, context.RequestAborted) ? Responses.Deleted : Responses.KeyNotFound;
+        }
+        catch (StoreException e)
+        {
+            answer = RefusalFor(e);
+        }
+        finally
+        {
+            key.Dispose();
+        }
+        await answer.WriteAsync(context.Response);
+    }
+
+    private static async Task PutAsync(HttpContext context, IKeyValueStore store, string target, int maxJsonDepth)
     {
         var (body, error) = await RequestBody.ReadAsync(context.Request);
         using (body)
-            await (error ?? Put(store, RequestTarget.Path(target), body.Span, maxJsonDepth)).WriteAsync(context.Response);
+        {
+            DecodedKey key = default;
+            Range value = default;
+            var answer = error ?? Check(RequestTarget.Path(target), body.Span, maxJsonDepth, out key, out value);
+            if (answer is null)
+            {
+                try
+                {
+                    answer = await store.PutAsync(key.Utf8, body.Memory[value], context.RequestAborted) == PutOutcome.Created
+                        ? Responses.Created : Responses.Replaced;
+                }
+                catch (StoreException e)
+                {
+                    answer = RefusalFor(e);
+                }
+                finally
+                {
+                    key.Dispose();
+                }
+            }
+            await answer.WriteAsync(context.Response);
+        }
     }
 
     /// <summary>
-    /// The key's encoding is checked first (it is about the address), then the body, then
-    /// the key's length, as the SPEC's table orders them, at every length.
+    /// A PUT's refusal, or null with the decoded key and the value's place in the body. The
+    /// key's encoding is checked first (it is about the address), then the body, then the
+    /// key's length, as the SPEC's table orders them, at every length.
     /// </summary>
-    private static JsonResponse Put(KeyValueStore store, ReadOnlySpan<char> path, ReadOnlySpan<byte> body, int maxJsonDepth)
+    private static JsonResponse? Check(ReadOnlySpan<char> path, ReadOnlySpan<byte> body, int maxJsonDepth, out DecodedKey key, out Range value)
     {
+        key = default;
+        value = default;
         KeyRules.Locate(path, out var encodedKey);
         if (encodedKey.Length > KeyRules.MaxEncodedLength)
             return KeyRules.CheckOverlong(encodedKey) != KeyStatus.Valid ? Responses.KeyMalformed
-                : PutBody.TryFindValue(body, maxJsonDepth, out _) ? Responses.KeyTooLong
+                : PutBody.TryFindValue(body, maxJsonDepth, out value) ? Responses.KeyTooLong
                 : Responses.NoValue;
 
-        Span<byte> buffer = stackalloc byte[encodedKey.Length];
-        if (KeyRules.TryDecode(encodedKey, buffer, out var length) != KeyStatus.Valid)
+        if (DecodedKey.TryDecode(encodedKey, out var decoded) != KeyStatus.Valid)
             return Responses.KeyMalformed;
-        var key = buffer[..length];
 
-        if (!PutBody.TryFindValue(body, maxJsonDepth, out var value))
-            return Responses.NoValue;
-        if (KeyRules.IsTooLong(key))
-            return Responses.KeyTooLong;
-        return store.Put(key, body[value]) == PutOutcome.Created ? Responses.Created : Responses.Replaced;
+        JsonResponse? refusal = !PutBody.TryFindValue(body, maxJsonDepth, out value) ? Responses.NoValue
+            : KeyRules.IsTooLong(decoded.Utf8.Span) ? Responses.KeyTooLong
+            : null;
+        if (refusal is not null)
+            decoded.Dispose();
+        else
+            key = decoded;
+        return refusal;
     }
+
+    /// <summary>A store that cannot answer logs why itself; the client gets a JSON error.</summary>
+    private static JsonResponse RefusalFor(StoreException e) => e.Failure switch
+    {
+        StoreFailure.ValueTooLarge => Responses.ValueTooLargeForStore,
+        _ => Responses.StoreUnavailable,
+    };
 }

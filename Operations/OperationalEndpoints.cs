@@ -29,7 +29,7 @@ internal static class OperationalEndpoints
             provider.GetRequiredService<MetricsCollector>(),
             options,
             provider.GetRequiredService<Readiness>(),
-            provider.GetService<KeyValueStore>()));
+            provider.GetService<MemoryStore>()));
         return builder;
     }
 

@@ -16,7 +16,7 @@ internal sealed class ServiceMetrics
     private readonly Counter<long> _forwardErrors;
 
     // The collector is a parameter so that it listens before the zero counts below are added.
-    public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, KeyValueStore? store = null)
+    public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, MemoryStore? store = null)
     {
         var meter = meters.Create(MeterName, HostSetup.Version);
         KeyValuePair<string, object?>[] identity =

@@ -5,7 +5,7 @@ using AotKvs.Storage;
 namespace AotKvs.Tests.Linearizability;
 
 /// <summary>The service's own store, called in-process: what the checker should pass.</summary>
-internal sealed class StoreTarget(KeyValueStore store) : IKvsTarget
+internal sealed class StoreTarget(MemoryStore store) : IKvsTarget
 {
     public string Name => "store";
 

@@ -128,7 +128,7 @@ public sealed class CheckerTests
     [Fact]
     public async Task Passes_the_service_store_under_the_workload()
     {
-        var store = new KeyValueStore();
+        var store = new MemoryStore();
         var workload = new Workload(new WorkloadPlan(8, 3, TimeSpan.FromSeconds(2), 2000, TimeSpan.FromSeconds(1)), _ => [new StoreTarget(store)]);
         await workload.RunAsync();
         var verdicts = LinearizabilityChecker.Check(workload.History, Budget);

@@ -1,19 +1,17 @@
 namespace AotKvs.Storage;
 
-internal enum PutOutcome { Created, Replaced }
-
 /// <summary>
-/// The data of a main instance: UTF-8 keys to the exact JSON text of their values.
+/// The default store: a main's data in its own memory, lost when it stops.
 /// Keys are spread over shards by hash; each shard is a set of entries under its own lock,
 /// so every PUT and DELETE decides its outcome atomically (32 concurrent PUTs of a new key
 /// give one Created), while requests for different keys rarely wait for each other.
 /// </summary>
-internal sealed class KeyValueStore
+internal sealed class MemoryStore : IKeyValueStore
 {
     private const int ShardBits = 6;
     private readonly Shard[] _shards = new Shard[1 << ShardBits];
 
-    public KeyValueStore()
+    public MemoryStore()
     {
         for (var i = 0; i < _shards.Length; i++)
             _shards[i] = new Shard();
@@ -60,6 +58,15 @@ internal sealed class KeyValueStore
         lock (shard.Lock)
             return shard.ByKey.Remove(key);
     }
+
+    public ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) =>
+        new(TryGet(key.Span, out var entry) ? new StoredValue(true, Entry.ValueMemory(entry)) : StoredValue.Missing);
+
+    public ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel) =>
+        new(Put(key.Span, valueJson.Span));
+
+    public ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) =>
+        new(TryRemove(key.Span));
 
     /// <summary>Total length of the stored values; walks every shard, so for scrapes, not requests.</summary>
     public long ValueBytes()

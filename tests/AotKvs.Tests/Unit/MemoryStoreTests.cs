@@ -5,14 +5,14 @@ using Xunit;
 namespace AotKvs.Tests.Unit;
 
 [Trait("Category", "Unit")]
-public sealed class KeyValueStoreTests
+public sealed class MemoryStoreTests
 {
     private static ReadOnlySpan<byte> K(string key) => Encoding.UTF8.GetBytes(key);
 
     [Fact]
     public void Put_reports_created_then_replaced_and_get_sees_the_latest()
     {
-        var store = new KeyValueStore();
+        var store = new MemoryStore();
         Assert.Equal(PutOutcome.Created, store.Put(K("k"), "1"u8));
         Assert.Equal(PutOutcome.Replaced, store.Put(K("k"), "[2]"u8));
         Assert.True(store.TryGet(K("k"), out var entry));
@@ -29,7 +29,7 @@ public sealed class KeyValueStoreTests
     [Fact]
     public void Keys_are_compared_byte_for_byte()
     {
-        var store = new KeyValueStore();
+        var store = new MemoryStore();
         foreach (var key in new[] { "a", "A", "a ", "é", "e\u0301", "", "\0" })
             Assert.Equal(PutOutcome.Created, store.Put(K(key), "0"u8));
         Assert.Equal(7, store.Count);
@@ -38,7 +38,7 @@ public sealed class KeyValueStoreTests
     [Fact]
     public void Many_keys_survive_growth_and_read_back()
     {
-        var store = new KeyValueStore();
+        var store = new MemoryStore();
         for (var i = 0; i < 50_000; i++)
             store.Put(K($"key{i}"), Encoding.UTF8.GetBytes(i.ToString()));
         for (var i = 0; i < 50_000; i += 997)
@@ -54,7 +54,7 @@ public sealed class KeyValueStoreTests
     {
         for (var round = 0; round < 200; round++)
         {
-            var store = new KeyValueStore();
+            var store = new MemoryStore();
             var outcomes = new PutOutcome[8];
             Parallel.For(0, outcomes.Length, i => outcomes[i] = store.Put("k"u8, [(byte)('0' + i)]));
             Assert.Single(outcomes, o => o == PutOutcome.Created);
@@ -64,7 +64,7 @@ public sealed class KeyValueStoreTests
     [Fact]
     public void Puts_racing_deletes_keep_created_and_deleted_in_balance()
     {
-        var store = new KeyValueStore();
+        var store = new MemoryStore();
         int created = 0, deleted = 0;
         Parallel.For(0, 20_000, i =>
         {

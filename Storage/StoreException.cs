@@ -1,0 +1,18 @@
+namespace AotKvs.Storage;
+
+/// <summary>Why a store could not do what it was asked; the key endpoint turns each into a JSON answer.</summary>
+internal enum StoreFailure
+{
+    /// <summary>The store cannot answer now (its disk or cluster); retrying later may work.</summary>
+    Unavailable,
+
+    /// <summary>The value is larger than this store accepts.</summary>
+    ValueTooLarge,
+}
+
+/// <summary>A store's refusal; <see cref="Exception.Message"/> says why, for the log, never for the client.</summary>
+internal sealed class StoreException(StoreFailure failure, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public StoreFailure Failure { get; } = failure;
+}
