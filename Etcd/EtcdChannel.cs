@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text.Json;
 using AotKvs.Configuration;
 using AotKvs.Operations;
 using AotKvs.Storage;
@@ -120,8 +119,8 @@ internal sealed class EtcdChannel : IDisposable
                 return (answer, null, false);
             }
 
-            var error = ReadError(answer);
-            var message = $"etcd endpoint {endpoint} answered {(int)status}: {error?.Message ?? error?.Error ?? "no message"}";
+            var error = EtcdJson.Error(answer);
+            var message = $"etcd endpoint {endpoint} answered {(int)status}: {error.Message}";
             if (IsTooLarge(status, error))
             {
                 endpoint.Answered(_logger); // the endpoint is fine; the request was not
@@ -158,15 +157,14 @@ internal sealed class EtcdChannel : IDisposable
         {
             if (_token is not null)
                 return;
-            var body = JsonSerializer.SerializeToUtf8Bytes(new AuthenticateRequest(_settings.User!, _settings.Password!), EtcdJson.Default.AuthenticateRequest);
-            var (status, answer) = await SendAsync(endpoint, EtcdCall.Authenticate, body, deadline);
+            var (status, answer) = await SendAsync(endpoint, EtcdCall.Authenticate, EtcdJson.Authenticate(_settings.User!, _settings.Password!), deadline);
             if (status != HttpStatusCode.OK)
             {
                 _metrics.CountError("auth");
                 throw new StoreException(StoreFailure.Unavailable,
-                    $"etcd endpoint {endpoint} refused user '{_settings.User}': {ReadError(answer)?.Message ?? ((int)status).ToString()}");
+                    $"etcd endpoint {endpoint} refused user '{_settings.User}': {(int)status} {EtcdJson.Error(answer).Message}");
             }
-            _token = JsonSerializer.Deserialize(answer, EtcdJson.Default.AuthenticateResponse)?.Token;
+            _token = EtcdJson.Token(answer);
         }
         finally
         {
@@ -179,22 +177,10 @@ internal sealed class EtcdChannel : IDisposable
     /// (InvalidArgument, 400), and gRPC refuses a message over its own limit with
     /// ResourceExhausted (429).
     /// </summary>
-    private static bool IsTooLarge(HttpStatusCode status, GatewayError? error) =>
-        status == HttpStatusCode.TooManyRequests && error?.Code == 8
-        || error?.Message?.Contains("too large", StringComparison.Ordinal) == true
-        || error?.Message?.Contains("larger than max", StringComparison.Ordinal) == true;
-
-    private static GatewayError? ReadError(byte[] answer)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize(answer, EtcdJson.Default.GatewayError);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static bool IsTooLarge(HttpStatusCode status, (int Code, string Message) error) =>
+        status == HttpStatusCode.TooManyRequests && error.Code == 8
+        || error.Message.Contains("too large", StringComparison.Ordinal)
+        || error.Message.Contains("larger than max", StringComparison.Ordinal);
 
     public void Dispose()
     {

@@ -11,52 +11,41 @@ namespace AotKvs.Etcd;
 /// </summary>
 internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueStore
 {
-    /// <summary>A key that never holds a value (keys are never empty): what the readiness probe reads.</summary>
-    public byte[] ProbeKey => prefix;
-
     public async ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
     {
-        var request = JsonSerializer.SerializeToUtf8Bytes(new RangeRequest(Prefixed(key)), EtcdJson.Default.RangeRequest);
-        var answer = Read(await channel.CallAsync(EtcdCall.Range, request, cancel), EtcdJson.Default.RangeResponse);
-        return answer.Kvs is [{ Value: { } value }, ..] ? new StoredValue(true, value) : StoredValue.Missing;
+        var answer = await channel.CallAsync(EtcdCall.Range, EtcdJson.KeyOnly(prefix, key.Span), cancel);
+        return Read(answer, EtcdJson.RangeValue) is { } value ? new StoredValue(true, value) : StoredValue.Missing;
     }
 
     public async ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel)
     {
-        var request = JsonSerializer.SerializeToUtf8Bytes(new PutRequest(Prefixed(key), valueJson.ToArray(), PrevKv: true), EtcdJson.Default.PutRequest);
-        var answer = Read(await channel.CallAsync(EtcdCall.Put, request, cancel), EtcdJson.Default.PutResponse);
-        return answer.PrevKv is null ? PutOutcome.Created : PutOutcome.Replaced;
+        var answer = await channel.CallAsync(EtcdCall.Put, EtcdJson.Put(prefix, key.Span, valueJson.Span), cancel);
+        return Read(answer, EtcdJson.HasPreviousValue) ? PutOutcome.Replaced : PutOutcome.Created;
     }
 
     public async ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
     {
-        var request = JsonSerializer.SerializeToUtf8Bytes(new DeleteRangeRequest(Prefixed(key)), EtcdJson.Default.DeleteRangeRequest);
-        var answer = Read(await channel.CallAsync(EtcdCall.DeleteRange, request, cancel), EtcdJson.Default.DeleteRangeResponse);
-        return answer.Deleted > 0;
+        var answer = await channel.CallAsync(EtcdCall.DeleteRange, EtcdJson.KeyOnly(prefix, key.Span), cancel);
+        return Read(answer, EtcdJson.Deleted) > 0;
     }
 
-    /// <summary>A linearizable read of <see cref="ProbeKey"/>: it needs a quorum, as every request does.</summary>
+    /// <summary>
+    /// A linearizable read of the prefix itself, a key that never holds a value (keys are
+    /// never empty): it needs a quorum, as every request does.
+    /// </summary>
     public Task ProbeAsync(CancellationToken cancel) =>
-        channel.CallAsync(EtcdCall.Range, JsonSerializer.SerializeToUtf8Bytes(new RangeRequest(prefix), EtcdJson.Default.RangeRequest), cancel, queued: false);
-
-    private byte[] Prefixed(ReadOnlyMemory<byte> key)
-    {
-        var full = new byte[prefix.Length + key.Length];
-        prefix.CopyTo(full, 0);
-        key.Span.CopyTo(full.AsSpan(prefix.Length));
-        return full;
-    }
+        channel.CallAsync(EtcdCall.Range, EtcdJson.KeyOnly(prefix, default), cancel, queued: false);
 
     /// <summary>An answer that is not what the gateway promises means a broken hop: unavailable, not a crash.</summary>
-    private static T Read<T>(byte[] answer, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    private static T Read<T>(byte[] answer, Func<byte[], T> read)
     {
         try
         {
-            return JsonSerializer.Deserialize(answer, type) ?? throw new JsonException("null answer");
+            return read(answer);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
-            throw new StoreException(StoreFailure.Unavailable, $"etcd answered what is not a {typeof(T).Name}: {e.Message}", e);
+            throw new StoreException(StoreFailure.Unavailable, $"etcd answered what the gateway never sends: {e.Message}", e);
         }
     }
 }
