@@ -53,13 +53,13 @@ internal sealed class EtcdChannel : IDisposable
         try
         {
             holdsTurn = queued && (_inFlight.Wait(0) || await _inFlight.WaitAsync(Timeout.Infinite, deadline.Token));
-            return await FailOverAsync(call, body, deadline.Token);
+            return await FailOverAsync(call, body, deadline.Token, cancel);
         }
         catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
         {
             _metrics.CountError("timeout");
-            var where = holdsTurn || !queued ? _endpoints[Volatile.Read(ref _current)].ToString() : "a free connection";
-            throw new StoreException(StoreFailure.Unavailable, $"etcd: no answer from {where} within {_settings.Timeout.TotalMilliseconds} ms", e);
+            var what = holdsTurn || !queued ? "no answer from etcd" : "no free connection to etcd";
+            throw new StoreException(StoreFailure.Unavailable, $"{what} within {_settings.Timeout.TotalMilliseconds} ms", e);
         }
         finally
         {
@@ -69,7 +69,7 @@ internal sealed class EtcdChannel : IDisposable
         }
     }
 
-    private async Task<byte[]> FailOverAsync(EtcdCall call, byte[] body, CancellationToken deadline)
+    private async Task<byte[]> FailOverAsync(EtcdCall call, byte[] body, CancellationToken deadline, CancellationToken cancel)
     {
         var first = Volatile.Read(ref _current);
         StoreException? last = null;
@@ -77,7 +77,20 @@ internal sealed class EtcdChannel : IDisposable
         {
             var index = (first + attempt) % _endpoints.Length;
             var endpoint = _endpoints[index];
-            var (answer, failure, mayRetry) = await TryOnceAsync(endpoint, call, body, deadline);
+            (byte[]? Answer, StoreException? Failure, bool MayRetry) outcome;
+            try
+            {
+                outcome = await TryOnceAsync(endpoint, call, body, deadline);
+            }
+            catch (OperationCanceledException) when (!cancel.IsCancellationRequested)
+            {
+                // Silent past the bound (frozen, partitioned, or no quorum behind it): the
+                // next call starts at another endpoint, so a frozen one cannot hold every call.
+                endpoint.Failed($"etcd endpoint {endpoint}: no answer within {_settings.Timeout.TotalMilliseconds} ms", _logger);
+                Interlocked.CompareExchange(ref _current, (index + 1) % _endpoints.Length, index);
+                throw;
+            }
+            var (answer, failure, mayRetry) = outcome;
             if (failure is null)
                 return answer!;
             if (failure.Failure != StoreFailure.Unavailable)

@@ -104,6 +104,38 @@ public sealed class EtcdClusterFaultTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_follower_frozen_first_in_the_endpoint_list_costs_at_most_one_bound_then_main_moves_on()
+    {
+        using var etcd = EtcdCluster.Start(nodes: 3);
+        var leader = etcd.Leader(TimeSpan.FromSeconds(10));
+        var follower = (leader + 1) % 3;
+        var order = new[] { follower, (follower + 1) % 3, (follower + 2) % 3 };
+        var store = "etcd://" + string.Join(',', order.Select(i => etcd.ClientUri(i).Authority));
+        using var main = ServerProcess.StartMain(env: [("KVS_STORE", store), ("KVS_READY_PROBE_MS", "60000")]);
+        (await PutValueAsync(main.BaseUri, "/kvs/a", "1")).ShouldBe(201, Expected.Created);
+
+        etcd.Freeze(follower);
+        try
+        {
+            // The first request waits out the bound on the frozen member and gets 503; main
+            // then starts at the next member, so the rest are served.
+            var (first, elapsed) = ForwardBound.TimedGet(main.Port, "/kvs/a");
+            first.ShouldBe(503, Expected.StoreUnavailable);
+            ForwardBound.AtTheBound(elapsed, TimeSpan.FromMilliseconds(1000), "frozen member: ");
+            for (var i = 0; i < 20; i++)
+            {
+                (await PutValueAsync(main.BaseUri, $"/kvs/k{i}", i.ToString())).ShouldBe(201, Expected.Created);
+                (await GetAsync(main.BaseUri, $"/kvs/k{i}")).ShouldBe(200, $$"""{"result": "found", "value": {{i}}}""");
+            }
+            Assert.Contains($"etcd endpoint {etcd.ClientUri(follower).Authority}: no answer within 1000 ms", main.Output);
+        }
+        finally
+        {
+            etcd.Thaw(follower);
+        }
+    }
+
+    [Fact]
     public async Task Quorum_lost_gives_503_within_the_bound_and_not_ready_and_quorum_back_resumes()
     {
         using var etcd = EtcdCluster.Start(nodes: 3);
