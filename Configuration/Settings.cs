@@ -42,7 +42,7 @@ internal static class Settings
 
     public static readonly NumberSetting StoreConnections = new(
         "--store-connections", "KVS_STORE_CONNECTIONS", "connections", 64, 1, 100_000,
-        "with --store: requests in flight to the cluster (one connection each) at most; more wait within the store bound");
+        "with --store: calls in flight to the cluster at most (multiplexed on one HTTP/2 connection); more wait within the store bound");
 
     public static readonly TextSetting StoreCaFile = new(
         "--store-ca-file", "KVS_STORE_CA_FILE", "path", "(empty: system roots)", "a PEM file",

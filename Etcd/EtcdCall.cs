@@ -1,12 +1,12 @@
 namespace AotKvs.Etcd;
 
-/// <summary>The gateway's paths this store calls; each says whether repeating it is harmless.</summary>
+/// <summary>The etcd gRPC methods this store calls; each says whether repeating it is harmless.</summary>
 internal sealed class EtcdCall
 {
-    public static readonly EtcdCall Range = new("get", "/v3/kv/range", idempotent: true);
-    public static readonly EtcdCall Put = new("put", "/v3/kv/put", idempotent: false);
-    public static readonly EtcdCall DeleteRange = new("delete", "/v3/kv/deleterange", idempotent: false);
-    public static readonly EtcdCall Authenticate = new("authenticate", "/v3/auth/authenticate", idempotent: true);
+    public static readonly EtcdCall Range = new("get", "/etcdserverpb.KV/Range", idempotent: true);
+    public static readonly EtcdCall Put = new("put", "/etcdserverpb.KV/Put", idempotent: false);
+    public static readonly EtcdCall DeleteRange = new("delete", "/etcdserverpb.KV/DeleteRange", idempotent: false);
+    public static readonly EtcdCall Authenticate = new("authenticate", "/etcdserverpb.Auth/Authenticate", idempotent: true);
 
     public static readonly EtcdCall[] All = [Range, Put, DeleteRange, Authenticate];
 

@@ -16,7 +16,7 @@ namespace AotKvs.Etcd;
 /// </summary>
 internal sealed class EtcdChannel : IDisposable
 {
-    private static readonly MediaTypeHeaderValue Json = new("application/json");
+    private static readonly MediaTypeHeaderValue Grpc = new("application/grpc");
 
     private readonly StoreSettings _settings;
     private readonly EtcdMetrics _metrics;
@@ -109,13 +109,12 @@ internal sealed class EtcdChannel : IDisposable
     {
         for (var authenticated = false; ; authenticated = true)
         {
-            HttpStatusCode status;
-            byte[] answer;
+            GrpcAnswer answer;
             try
             {
                 if (_settings.User is not null && _token is null && call != EtcdCall.Authenticate)
                     await AuthenticateAsync(endpoint, deadline);
-                (status, answer) = await SendAsync(endpoint, call, body, deadline);
+                answer = await SendAsync(endpoint, call, body, deadline);
             }
             catch (Exception e) when (e is HttpRequestException or IOException && !deadline.IsCancellationRequested)
             {
@@ -126,41 +125,58 @@ internal sealed class EtcdChannel : IDisposable
                 return (null, new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint}: {cause}: {e.Message}", e), neverSent || call.Idempotent);
             }
 
-            if (status == HttpStatusCode.OK)
+            if (answer.Status == GrpcStatus.Ok)
             {
                 endpoint.Answered(_logger);
-                return (answer, null, false);
+                return (answer.Body, null, false);
             }
 
-            var error = EtcdJson.Error(answer);
-            var message = $"etcd endpoint {endpoint} answered {(int)status}: {error.Message}";
-            if (IsTooLarge(status, error))
+            var message = $"etcd endpoint {endpoint} answered {answer.Status}: {answer.Message}";
+            if (IsTooLarge(answer))
             {
                 endpoint.Answered(_logger); // the endpoint is fine; the request was not
                 _metrics.CountError("too_large");
                 return (null, new StoreException(StoreFailure.ValueTooLarge, message), false);
             }
-            if (status == HttpStatusCode.Unauthorized && _settings.User is not null && !authenticated)
+            if (answer.Status == GrpcStatus.Unauthenticated && _settings.User is not null && !authenticated)
             {
                 _token = null; // expired or revoked: authenticate once more and repeat
                 continue;
             }
-            _metrics.CountError(status is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden ? "auth" : "unavailable");
+            _metrics.CountError(answer.Status is GrpcStatus.Unauthenticated or GrpcStatus.PermissionDenied ? "auth" : "unavailable");
             // "no leader" and the like: this endpoint cannot serve, another one may.
-            return (null, new StoreException(StoreFailure.Unavailable, message), call.Idempotent && status == HttpStatusCode.ServiceUnavailable);
+            return (null, new StoreException(StoreFailure.Unavailable, message), call.Idempotent && answer.Status == GrpcStatus.Unavailable);
         }
     }
 
-    private async Task<(HttpStatusCode, byte[])> SendAsync(Endpoint endpoint, EtcdCall call, byte[] body, CancellationToken deadline)
+    /// <summary>
+    /// One gRPC call over the endpoint's HTTP/2 connection. Its status comes in the trailers,
+    /// or in the headers when etcd answers with nothing else.
+    /// </summary>
+    private async Task<GrpcAnswer> SendAsync(Endpoint endpoint, EtcdCall call, byte[] body, CancellationToken deadline)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.UriFor(call));
-        request.Content = new ByteArrayContent(body);
-        request.Content.Headers.ContentType = Json;
+        using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.UriFor(call))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(body),
+        };
+        request.Content.Headers.ContentType = Grpc;
+        request.Headers.TryAddWithoutValidation("te", "trailers");
         if (_token is { } token && call != EtcdCall.Authenticate)
-            request.Headers.TryAddWithoutValidation("Authorization", token);
+            request.Headers.TryAddWithoutValidation("token", token);
         using var response = await _http.SendAsync(request, deadline);
-        return (response.StatusCode, await response.Content.ReadAsByteArrayAsync(deadline));
+        var answer = await response.Content.ReadAsByteArrayAsync(deadline);
+        if (response.StatusCode != HttpStatusCode.OK)
+            return new GrpcAnswer(GrpcStatus.Unavailable, $"HTTP {(int)response.StatusCode}", answer);
+        var status = Header(response.TrailingHeaders, "grpc-status") ?? Header(response.Headers, "grpc-status");
+        var text = Header(response.TrailingHeaders, "grpc-message") ?? Header(response.Headers, "grpc-message");
+        var code = int.TryParse(status, out var parsed) ? parsed : GrpcStatus.Unknown;
+        return new GrpcAnswer(code, text is null ? "no message" : Uri.UnescapeDataString(text), answer);
     }
+
+    private static string? Header(HttpHeaders headers, string name) =>
+        headers.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;
 
     /// <summary>One authentication at a time; the others wait for its token.</summary>
     private async Task AuthenticateAsync(Endpoint endpoint, CancellationToken deadline)
@@ -170,14 +186,14 @@ internal sealed class EtcdChannel : IDisposable
         {
             if (_token is not null)
                 return;
-            var (status, answer) = await SendAsync(endpoint, EtcdCall.Authenticate, EtcdJson.Authenticate(_settings.User!, _settings.Password!), deadline);
-            if (status != HttpStatusCode.OK)
+            var answer = await SendAsync(endpoint, EtcdCall.Authenticate, EtcdProto.Authenticate(_settings.User!, _settings.Password!), deadline);
+            if (answer.Status != GrpcStatus.Ok)
             {
                 _metrics.CountError("auth");
                 throw new StoreException(StoreFailure.Unavailable,
-                    $"etcd endpoint {endpoint} refused user '{_settings.User}': {(int)status} {EtcdJson.Error(answer).Message}");
+                    $"etcd endpoint {endpoint} refused user '{_settings.User}': {answer.Status} {answer.Message}");
             }
-            _token = EtcdJson.Token(answer);
+            _token = EtcdProto.Token(answer.Body);
         }
         finally
         {
@@ -186,14 +202,13 @@ internal sealed class EtcdChannel : IDisposable
     }
 
     /// <summary>
-    /// etcd refuses a request over its --max-request-bytes with "request is too large"
-    /// (InvalidArgument, 400), and gRPC refuses a message over its own limit with
-    /// ResourceExhausted (429).
+    /// etcd refuses a request over its --max-request-bytes with "etcdserver: request is too
+    /// large" (InvalidArgument), and gRPC a message over its own limit (that plus 512 KiB)
+    /// with ResourceExhausted.
     /// </summary>
-    private static bool IsTooLarge(HttpStatusCode status, (int Code, string Message) error) =>
-        status == HttpStatusCode.TooManyRequests && error.Code == 8
-        || error.Message.Contains("too large", StringComparison.Ordinal)
-        || error.Message.Contains("larger than max", StringComparison.Ordinal);
+    private static bool IsTooLarge(GrpcAnswer answer) =>
+        answer.Status == GrpcStatus.ResourceExhausted
+        || answer.Status == GrpcStatus.InvalidArgument && answer.Message.Contains("too large", StringComparison.Ordinal);
 
     public void Dispose()
     {
@@ -224,4 +239,13 @@ internal sealed class EtcdChannel : IDisposable
 
         public override string ToString() => uri.Authority;
     }
+}
+
+/// <summary>A gRPC call's outcome: its status code and message, and the response frame.</summary>
+internal readonly record struct GrpcAnswer(int Status, string Message, byte[] Body);
+
+/// <summary>The gRPC status codes this store tells apart.</summary>
+internal static class GrpcStatus
+{
+    public const int Ok = 0, Unknown = 2, InvalidArgument = 3, PermissionDenied = 7, ResourceExhausted = 8, Unavailable = 14, Unauthenticated = 16;
 }

@@ -5,9 +5,9 @@ using AotKvs.Configuration;
 namespace AotKvs.Etcd;
 
 /// <summary>
-/// The one connection pool a main keeps to its etcd cluster: HTTP/1.1 to the JSON gateway,
-/// at most KVS_STORE_CONNECTIONS per endpoint, connecting within the store bound, and with
-/// etcd+https:// the cluster's CA and our client certificate.
+/// How a main connects to its etcd cluster: etcd's gRPC API, every call multiplexed on one
+/// HTTP/2 connection per endpoint (cleartext with etcd://, TLS with etcd+https:// and the
+/// cluster's CA and our client certificate), connecting within the store bound.
 /// </summary>
 internal static class EtcdConnections
 {
@@ -15,13 +15,13 @@ internal static class EtcdConnections
     {
         var handler = new SocketsHttpHandler
         {
-            MaxConnectionsPerServer = settings.Connections,
+            EnableMultipleHttp2Connections = false,
             UseProxy = false,
             UseCookies = false,
             AllowAutoRedirect = false,
             AutomaticDecompression = System.Net.DecompressionMethods.None,
             ConnectTimeout = settings.Timeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
             ActivityHeadersPropagator = null,
         };
         if (settings.UsesTls)

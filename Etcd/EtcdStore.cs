@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AotKvs.Storage;
 
 namespace AotKvs.Etcd;
@@ -13,20 +12,20 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
 {
     public async ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
     {
-        var answer = await channel.CallAsync(EtcdCall.Range, EtcdJson.KeyOnly(prefix, key.Span), cancel);
-        return Read(answer, EtcdJson.RangeValue) is { } value ? new StoredValue(true, value) : StoredValue.Missing;
+        var answer = await channel.CallAsync(EtcdCall.Range, EtcdProto.KeyOnly(prefix, key.Span), cancel);
+        return Read(answer, EtcdProto.RangeValue) is { } value ? new StoredValue(true, value) : StoredValue.Missing;
     }
 
     public async ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel)
     {
-        var answer = await channel.CallAsync(EtcdCall.Put, EtcdJson.Put(prefix, key.Span, valueJson.Span), cancel);
-        return Read(answer, EtcdJson.HasPreviousValue) ? PutOutcome.Replaced : PutOutcome.Created;
+        var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span), cancel);
+        return Read(answer, EtcdProto.HasPreviousValue) ? PutOutcome.Replaced : PutOutcome.Created;
     }
 
     public async ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
     {
-        var answer = await channel.CallAsync(EtcdCall.DeleteRange, EtcdJson.KeyOnly(prefix, key.Span), cancel);
-        return Read(answer, EtcdJson.Deleted) > 0;
+        var answer = await channel.CallAsync(EtcdCall.DeleteRange, EtcdProto.KeyOnly(prefix, key.Span), cancel);
+        return Read(answer, EtcdProto.Deleted) > 0;
     }
 
     /// <summary>
@@ -34,18 +33,20 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
     /// never empty): it needs a quorum, as every request does.
     /// </summary>
     public Task ProbeAsync(CancellationToken cancel) =>
-        channel.CallAsync(EtcdCall.Range, EtcdJson.KeyOnly(prefix, default), cancel, queued: false);
+        channel.CallAsync(EtcdCall.Range, EtcdProto.KeyOnly(prefix, default), cancel, queued: false);
 
-    /// <summary>An answer that is not what the gateway promises means a broken hop: unavailable, not a crash.</summary>
-    private static T Read<T>(byte[] answer, Func<byte[], T> read)
+    /// <summary>An answer that is not what etcd promises means a broken hop: unavailable, not a crash.</summary>
+    private static T Read<T>(byte[] answer, ReadAnswer<T> read)
     {
         try
         {
             return read(answer);
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        catch (FormatException e)
         {
-            throw new StoreException(StoreFailure.Unavailable, $"etcd answered what the gateway never sends: {e.Message}", e);
+            throw new StoreException(StoreFailure.Unavailable, $"etcd answered what it never sends: {e.Message}", e);
         }
     }
 }
+
+internal delegate T ReadAnswer<out T>(ReadOnlySpan<byte> answer);

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using AotKvs.Configuration;
 using AotKvs.Etcd;
 using Xunit;
@@ -30,37 +29,36 @@ public sealed class EtcdMessageTests
         Assert.Contains("KVS_STORE", Assert.Throws<InvalidSettingException>(() => StoreSettings.ParseEndpoints(value)).Message);
 
     [Fact]
-    public void A_put_carries_prefix_and_key_and_the_exact_value_text_in_base64_and_asks_for_the_previous_value()
+    public void A_put_is_a_grpc_frame_of_key_value_and_prev_kv()
     {
-        var message = JsonDocument.Parse(EtcdJson.Put("/kvs/"u8, "café"u8, """{"n": 1.50}"""u8)).RootElement;
-        Assert.Equal("/kvs/café", Encoding.UTF8.GetString(message.GetProperty("key").GetBytesFromBase64()));
-        Assert.Equal("""{"n": 1.50}""", Encoding.UTF8.GetString(message.GetProperty("value").GetBytesFromBase64()));
-        Assert.True(message.GetProperty("prev_kv").GetBoolean());
+        // PutRequest{key: "/p/a" (field 1), value: "[1]" (field 2), prev_kv: true (field 4)}
+        byte[] expected = [0, 0, 0, 0, 13, 0x0A, 4, .. "/p/a"u8, 0x12, 3, .. "[1]"u8, 0x20, 1];
+        Assert.Equal(expected, EtcdProto.Put("/p/"u8, "a"u8, "[1]"u8));
+        Assert.Equal([0, 0, 0, 0, 6, 0x0A, 4, .. "/p/b"u8], EtcdProto.KeyOnly("/p/"u8, "b"u8));
 
-        var range = JsonDocument.Parse(EtcdJson.KeyOnly("/p/"u8, new byte[400])).RootElement;
-        Assert.Equal(403, range.GetProperty("key").GetBytesFromBase64().Length);
-        Assert.Single(range.EnumerateObject());
+        var longKey = EtcdProto.KeyOnly("/p/"u8, new byte[200]); // a length of two varint bytes
+        Assert.Equal(new byte[] { 0x0A, 0xCB, 0x01 }, longKey[5..8]);
+        Assert.Equal(5 + 3 + 203, longKey.Length);
     }
 
     [Fact]
-    public void Answers_are_read_as_the_gateway_writes_them()
+    public void Answers_are_read_as_etcd_writes_them()
     {
-        const string Header = "{\"header\":{\"cluster_id\":\"1\",\"member_id\":\"2\",\"revision\":\"9\",\"raft_term\":\"2\"}";
-        static byte[] Answer(string rest) => Encoding.UTF8.GetBytes(Header + rest + "}");
+        byte[] header = [0x0A, 6, 0x08, 1, 0x10, 2, 0x18, 9]; // ResponseHeader{cluster_id, member_id, revision}
+        static byte[] Frame(byte[] message) => [0, 0, 0, 0, (byte)message.Length, .. message];
 
-        Assert.Null(EtcdJson.RangeValue(Answer("")));
-        var found = Answer(",\"kvs\":[{\"key\":\"YQ==\",\"create_revision\":\"5\",\"mod_revision\":\"9\",\"version\":\"2\",\"value\":\"WzEsMl0=\"}],\"count\":\"1\"");
-        Assert.Equal("[1,2]", Encoding.UTF8.GetString(EtcdJson.RangeValue(found)!));
+        Assert.Null(EtcdProto.RangeValue(Frame(header)));
+        byte[] kv = [0x0A, 1, (byte)'a', 0x10, 5, 0x18, 9, 0x20, 2, 0x2A, 5, .. "[1,2]"u8];
+        Assert.Equal("[1,2]", Encoding.UTF8.GetString(EtcdProto.RangeValue(Frame([.. header, 0x12, (byte)kv.Length, .. kv, 0x20, 1]))!));
 
-        Assert.False(EtcdJson.HasPreviousValue(Answer("")));
-        Assert.True(EtcdJson.HasPreviousValue(Answer(",\"prev_kv\":{\"key\":\"YQ==\",\"value\":\"MQ==\"}")));
+        Assert.False(EtcdProto.HasPreviousValue(Frame(header)));
+        Assert.True(EtcdProto.HasPreviousValue(Frame([.. header, 0x12, (byte)kv.Length, .. kv])));
 
-        Assert.Equal(0, EtcdJson.Deleted(Answer("")));
-        Assert.Equal(1, EtcdJson.Deleted(Answer(",\"deleted\":\"1\"")));
+        Assert.Equal(0, EtcdProto.Deleted(Frame(header)));
+        Assert.Equal(1, EtcdProto.Deleted(Frame([.. header, 0x10, 1])));
+        Assert.Equal("tok.42", EtcdProto.Token(Frame([.. header, 0x12, 6, .. "tok.42"u8])));
 
-        Assert.Equal((3, "etcdserver: request is too large"),
-            EtcdJson.Error("""{"error":"etcdserver: request is too large","message":"etcdserver: request is too large","code":3}"""u8.ToArray()));
-        Assert.Equal(-1, EtcdJson.Error("<html>"u8.ToArray()).Code);
-        Assert.Equal("tok.42", EtcdJson.Token("""{"header":{},"token":"tok.42"}"""u8.ToArray()));
+        Assert.Throws<FormatException>(() => EtcdProto.Deleted([0, 0, 0, 0, 9, 0x0A, 6, 0x08]));  // cut short
+        Assert.Throws<FormatException>(() => EtcdProto.Deleted([1, 0, 0, 0, 0]));                 // compressed
     }
 }
