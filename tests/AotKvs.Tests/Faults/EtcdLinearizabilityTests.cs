@@ -95,4 +95,22 @@ public sealed class EtcdLinearizabilityTests(ITestOutputHelper output)
                 main.Dispose();
         }
     }
+
+    [Fact]
+    public async Task Negative_control_a_main_answering_reads_from_its_own_cache_is_reported()
+    {
+        using var etcd = EtcdCluster.Start();
+        (string, string)[] env = [("KVS_STORE", etcd.StoreSetting)];
+        using var first = ServerProcess.StartMain(env: env);
+        using var second = ServerProcess.StartMain(env: env);
+        using var cached = new CachingFront(first.BaseUri);
+        var plan = new WorkloadPlan(Clients: 6, Keys: 3, TimeSpan.FromSeconds(4), MaxOpsPerClient: 2_000_000, OpTimeout: TimeSpan.FromSeconds(2), Seed: 12);
+        var workload = new Workload(plan, client => [new HttpKvsTarget("main1-cached", cached.Port), new HttpKvsTarget("main2", second.Port)]);
+        await workload.RunAsync();
+
+        var verdicts = LinearizabilityChecker.Check(workload.History, TimeSpan.FromSeconds(60));
+        output.WriteLine(LinearizabilityReport.Write(workload.History, verdicts, workload.Anomalies, [], TimeSpan.Zero));
+        Assert.Contains(verdicts, v => v.Verdict == Verdict.Violation);
+        Assert.Empty(workload.Anomalies); // every answer is one the SPEC allows: only the order gives it away
+    }
 }
