@@ -1,5 +1,6 @@
 using AotKvs.Configuration;
 using AotKvs.Endpoints;
+using AotKvs.Etcd;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
 using AotKvs.Protocol;
@@ -29,6 +30,8 @@ builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
 if (options.Forwarding is { } target)
     builder.AddForwarding(options, target);
+else if (options.Store is { } store)
+    builder.AddEtcdStore(options, store);
 else
     builder.AddKeyValueStore();
 builder.AddOperations(options);

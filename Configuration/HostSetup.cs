@@ -72,6 +72,9 @@ internal static class HostSetup
             if (options.Forwarding is { } target)
                 logger.LogInformation("AotKvs {Version} role=forwarding listening={Listening} forwarding-to={Target} timeout={Timeout}ms",
                     Version, listening, target, (int)options.ForwardTimeout.TotalMilliseconds);
+            else if (options.Store is { } store)
+                logger.LogInformation("AotKvs {Version} role=main listening={Listening} store={Store} timeout={Timeout}ms",
+                    Version, listening, store.Display, (int)store.Timeout.TotalMilliseconds);
             else
                 logger.LogInformation("AotKvs {Version} role=main listening={Listening}", Version, listening);
         });

@@ -7,6 +7,7 @@ namespace AotKvs.Configuration;
 /// </summary>
 internal sealed record ServiceOptions(
     ForwardingTarget? Forwarding,
+    StoreSettings? Store,
     TimeSpan ForwardTimeout,
     int UpstreamConnections,
     long MaxBodyBytes,
@@ -21,6 +22,7 @@ internal sealed record ServiceOptions(
 
     public static ServiceOptions Load(IConfiguration config) => new(
         Forwarding: ReadForwarding(config),
+        Store: ReadStore(config),
         ForwardTimeout: TimeSpan.FromMilliseconds(Settings.ForwardTimeoutMs.Read(config)),
         UpstreamConnections: Settings.UpstreamConnections.Read(config),
         MaxBodyBytes: Settings.MaxBodyBytes.Read(config),
@@ -30,6 +32,15 @@ internal sealed record ServiceOptions(
         Port: Settings.Port.ReadIfSet(config),
         ReadyProbeInterval: TimeSpan.FromMilliseconds(Settings.ReadyProbeMs.Read(config)),
         Logs: LogSettings.Load(config));
+
+    /// <summary>A forwarder holds no data, so a store for it is a mistake worth stopping on.</summary>
+    private static StoreSettings? ReadStore(IConfiguration config)
+    {
+        var store = StoreSettings.Load(config);
+        if (store is not null && Settings.ForwardingAddress.Read(config) is not null)
+            throw new InvalidSettingException("KVS_STORE is for main; FORWARDING_ADDRESS makes this instance a forwarder, which holds no data");
+        return store;
+    }
 
     private static ForwardingTarget? ReadForwarding(IConfiguration config)
     {

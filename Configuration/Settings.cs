@@ -27,6 +27,43 @@ internal static class Settings
         "--ready-probe-ms", "KVS_READY_PROBE_MS", "milliseconds", 1000, 10, 3_600_000,
         "how often a forwarder probes main's /readyz");
 
+    public static readonly TextSetting Store = new(
+        "--store", "KVS_STORE", "etcd://host:port[,host:port…]", "(empty: memory)",
+        "etcd:// (plain) or etcd+https:// (TLS), then one or more comma-separated host:port of one etcd cluster",
+        "where main keeps its data: empty, its own memory; an etcd cluster, making main a stateless front over it");
+
+    public static readonly TextSetting StorePrefix = new(
+        "--store-prefix", "KVS_STORE_PREFIX", "text", "/kvs/", "any non-empty text",
+        "with --store: every key is stored in etcd under this prefix");
+
+    public static readonly NumberSetting StoreTimeoutMs = new(
+        "--store-timeout-ms", "KVS_STORE_TIMEOUT_MS", "milliseconds", 1000, 1, 600_000,
+        "with --store: bound on one request to the cluster, waiting for a connection and failover included; past it, 503");
+
+    public static readonly NumberSetting StoreConnections = new(
+        "--store-connections", "KVS_STORE_CONNECTIONS", "connections", 64, 1, 100_000,
+        "with --store: calls in flight to the cluster at most (multiplexed on one HTTP/2 connection); more wait within the store bound");
+
+    public static readonly TextSetting StoreCaFile = new(
+        "--store-ca-file", "KVS_STORE_CA_FILE", "path", "(empty: system roots)", "a PEM file",
+        "with etcd+https://: the CA certificates that the cluster's server certificates must chain to");
+
+    public static readonly TextSetting StoreCertFile = new(
+        "--store-cert-file", "KVS_STORE_CERT_FILE", "path", "(empty: none)", "a PEM file; needs --store-key-file",
+        "with etcd+https://: the client certificate main presents to the cluster");
+
+    public static readonly TextSetting StoreKeyFile = new(
+        "--store-key-file", "KVS_STORE_KEY_FILE", "path", "(empty: none)", "a PEM file; needs --store-cert-file",
+        "with etcd+https://: the private key of the client certificate");
+
+    public static readonly TextSetting StoreUser = new(
+        "--store-user", "KVS_STORE_USER", "text", "(empty: no authentication)", "an etcd user; needs KVS_STORE_PASSWORD_FILE",
+        "with --store: the etcd user main authenticates as");
+
+    public static readonly TextSetting StorePasswordFile = new(
+        "--store-password-file", "KVS_STORE_PASSWORD_FILE", "path", "(empty: none)", "a file whose first line is the password",
+        "with --store-user: the file the password is read from, so that it never appears on a command line");
+
     public static readonly NumberSetting MaxBodyBytes = new(
         "--max-body-bytes", "KVS_MAX_BODY_BYTES", "bytes", 16 * 1024 * 1024, 1, int.MaxValue,
         "largest request body; larger gets 413");
@@ -68,5 +105,7 @@ internal static class Settings
         "one log line per request; off, the access log is not in the pipeline at all");
 
     public static readonly Setting[] All =
-        [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs, MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
+        [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs,
+         Store, StorePrefix, StoreTimeoutMs, StoreConnections, StoreCaFile, StoreCertFile, StoreKeyFile, StoreUser, StorePasswordFile,
+         MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
 }

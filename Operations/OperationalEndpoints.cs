@@ -20,7 +20,9 @@ internal static class OperationalEndpoints
     {
         var services = builder.Services;
         services.AddSingleton(provider => new Readiness(
-            options.Forwarding is { } target ? $"main {target} not probed yet" : null,
+            options.Forwarding is { } target ? $"main {target} not probed yet"
+                : options.Store is { } store ? $"store {store.Display} not probed yet"
+                : null,
             provider.GetRequiredService<ILogger<Readiness>>()));
         services.AddSingleton<MetricsCollector>();
         services.AddHostedService<IdleMemoryTrimmer>();

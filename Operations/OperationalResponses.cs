@@ -15,8 +15,8 @@ internal static class OperationalResponses
 
     /// <summary>200 {"status":"ready",...} or 503 {"status":"not ready","error":why,...}.</summary>
     public static JsonResponse Readiness(ServiceOptions options, string? problem) => problem is null
-        ? new(StatusCodes.Status200OK, Body(("status", "ready"), ("role", options.Role), ("upstream", options.Forwarding?.Display)))
-        : new(StatusCodes.Status503ServiceUnavailable, Body(("status", "not ready"), ("role", options.Role), ("upstream", options.Forwarding?.Display), ("error", problem)));
+        ? new(StatusCodes.Status200OK, Body(("status", "ready"), ("role", options.Role), ("upstream", options.Forwarding?.Display), ("store", options.Store?.Display)))
+        : new(StatusCodes.Status503ServiceUnavailable, Body(("status", "not ready"), ("role", options.Role), ("upstream", options.Forwarding?.Display), ("store", options.Store?.Display), ("error", problem)));
 
     private static byte[] Body(params (string Name, string? Value)[] fields)
     {

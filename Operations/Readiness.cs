@@ -15,12 +15,12 @@ internal sealed class Readiness(string? initialProblem, ILogger<Readiness> logge
 
     public string? Problem => Volatile.Read(ref _problem);
 
-    public void MarkReady()
+    public void MarkReady(string what = "main answers")
     {
         if (Volatile.Read(ref _problem) is null)
             return; // the common case: one read, no write
         if (Interlocked.Exchange(ref _problem, null) is not null)
-            logger.LogInformation("Ready: main answers");
+            logger.LogInformation("Ready: {What}", what);
     }
 
     public void MarkNotReady(string problem)

@@ -23,6 +23,9 @@ summary=()    # the suites' own lines, printed again at the end
 publish_service || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 # As root, the network-cut tests run in a namespace of their own (else they are skipped, and named).
 if [ "$(id -u)" -eq 0 ]; then ensure_packages iproute2 nftables || true; fi
+# A main over etcd is tested against real etcd processes (Debian's etcd-server, etcd 3.4):
+# the xunit etcd tests and scripts/suites/etcd.sh.
+ensure_packages etcd-server || true
 
 dotnet test tests/AotKvs.Tests -c Release -nologo \
   --logger "trx;LogFileName=local.trx" --results-directory "$results/trx" 2>&1 | tee "$results/xunit.log"

@@ -26,6 +26,7 @@ public static class AnswerMeaning
                 (OpKind.Get, 200, "found", null) => new Reply(OpOutcome.Found, root.GetProperty("value").GetInt64()),
                 (OpKind.Get or OpKind.Delete, 404, null, "Key does not exist") => new Reply(OpOutcome.NotFound),
                 (_, 503, null, "Cannot forward request") => new Reply(OpOutcome.Unknown),
+                (_, 503, null, "Store is unavailable") => new Reply(OpOutcome.Unknown), // a main over etcd: the outcome is etcd's to tell
                 _ => Reply.Unexpected($"{kind} answered {status} {body}"),
             };
         }

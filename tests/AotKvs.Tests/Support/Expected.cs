@@ -23,4 +23,7 @@ public static class Expected
     public const string LoopDetected = """{"error": "Forwarding loop detected"}""";
     public const string BadTarget = """{"error": "Request target is not a path"}""";
     public const string HeadersTooLarge = """{"error": "Request headers are too large"}""";
+
+    public const string StoreUnavailable = """{"error": "Store is unavailable"}""";
+    public const string ValueTooLargeForStore = """{"error": "Value is too large for the store"}""";
 }

@@ -1,0 +1,64 @@
+using System.Text;
+using AotKvs.Configuration;
+using AotKvs.Etcd;
+using Xunit;
+
+namespace AotKvs.Tests.Unit;
+
+/// <summary>KVS_STORE's parsing, and the etcd gateway's messages as this store writes and reads them.</summary>
+[Trait("Category", "Unit")]
+public sealed class EtcdMessageTests
+{
+    [Theory]
+    [InlineData("etcd://127.0.0.1:2379", "http://127.0.0.1:2379/")]
+    [InlineData("etcd://a:1, b:2 ,c:3", "http://a:1/ http://b:2/ http://c:3/")]
+    [InlineData("etcd+https://etcd-0.example:2379", "https://etcd-0.example:2379/")]
+    [InlineData("ETCD://[::1]:2379", "http://[::1]:2379/")]
+    public void Store_endpoints_parse(string value, string expected) =>
+        Assert.Equal(expected, string.Join(' ', StoreSettings.ParseEndpoints(value)));
+
+    [Theory]
+    [InlineData("etcd://")]
+    [InlineData("etcd://a")]
+    [InlineData("etcd://a:1,,b:2")]
+    [InlineData("etcd://a:1/x")]
+    [InlineData("etcd://a:99999")]
+    [InlineData("http://a:1")]
+    [InlineData("etcd+http://a:1")]
+    public void Bad_store_values_are_refused_with_the_setting_named(string value) =>
+        Assert.Contains("KVS_STORE", Assert.Throws<InvalidSettingException>(() => StoreSettings.ParseEndpoints(value)).Message);
+
+    [Fact]
+    public void A_put_is_a_grpc_frame_of_key_value_and_prev_kv()
+    {
+        // PutRequest{key: "/p/a" (field 1), value: "[1]" (field 2), prev_kv: true (field 4)}
+        byte[] expected = [0, 0, 0, 0, 13, 0x0A, 4, .. "/p/a"u8, 0x12, 3, .. "[1]"u8, 0x20, 1];
+        Assert.Equal(expected, EtcdProto.Put("/p/"u8, "a"u8, "[1]"u8));
+        Assert.Equal([0, 0, 0, 0, 6, 0x0A, 4, .. "/p/b"u8], EtcdProto.KeyOnly("/p/"u8, "b"u8));
+
+        var longKey = EtcdProto.KeyOnly("/p/"u8, new byte[200]); // a length of two varint bytes
+        Assert.Equal(new byte[] { 0x0A, 0xCB, 0x01 }, longKey[5..8]);
+        Assert.Equal(5 + 3 + 203, longKey.Length);
+    }
+
+    [Fact]
+    public void Answers_are_read_as_etcd_writes_them()
+    {
+        byte[] header = [0x0A, 6, 0x08, 1, 0x10, 2, 0x18, 9]; // ResponseHeader{cluster_id, member_id, revision}
+        static byte[] Frame(byte[] message) => [0, 0, 0, 0, (byte)message.Length, .. message];
+
+        Assert.Null(EtcdProto.RangeValue(Frame(header)));
+        byte[] kv = [0x0A, 1, (byte)'a', 0x10, 5, 0x18, 9, 0x20, 2, 0x2A, 5, .. "[1,2]"u8];
+        Assert.Equal("[1,2]", Encoding.UTF8.GetString(EtcdProto.RangeValue(Frame([.. header, 0x12, (byte)kv.Length, .. kv, 0x20, 1]))!));
+
+        Assert.False(EtcdProto.HasPreviousValue(Frame(header)));
+        Assert.True(EtcdProto.HasPreviousValue(Frame([.. header, 0x12, (byte)kv.Length, .. kv])));
+
+        Assert.Equal(0, EtcdProto.Deleted(Frame(header)));
+        Assert.Equal(1, EtcdProto.Deleted(Frame([.. header, 0x10, 1])));
+        Assert.Equal("tok.42", EtcdProto.Token(Frame([.. header, 0x12, 6, .. "tok.42"u8])));
+
+        Assert.Throws<FormatException>(() => EtcdProto.Deleted([0, 0, 0, 0, 9, 0x0A, 6, 0x08]));  // cut short
+        Assert.Throws<FormatException>(() => EtcdProto.Deleted([1, 0, 0, 0, 0]));                 // compressed
+    }
+}
