@@ -22,6 +22,7 @@ internal static class OperationalEndpoints
         services.AddSingleton(provider => new Readiness(
             options.Forwarding is { } target ? $"main {target} not probed yet" : null,
             provider.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton(provider => new BufferBudget(options.MaxBufferedBytes, provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs")));
         services.AddSingleton<MetricsCollector>();
         services.AddHostedService<IdleMemoryTrimmer>();
         services.AddSingleton(provider => new ServiceMetrics(
@@ -29,6 +30,7 @@ internal static class OperationalEndpoints
             provider.GetRequiredService<MetricsCollector>(),
             options,
             provider.GetRequiredService<Readiness>(),
+            provider.GetRequiredService<BufferBudget>(),
             provider.GetService<KeyValueStore>()));
         return builder;
     }

@@ -24,6 +24,8 @@ internal static class Responses
     public static readonly JsonResponse BodyMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request body is malformed");
     public static readonly JsonResponse LoopDetected = JsonResponse.Error(StatusCodes.Status508LoopDetected, "Forwarding loop detected");
     public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
+    // Sent with "Connection: close": the bytes all connections may buffer (KVS_MAX_BUFFERED_BYTES) are spent.
+    public static readonly JsonResponse Busy = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Server is busy");
     public static readonly JsonResponse HeadersTooLarge = JsonResponse.Error(StatusCodes.Status431RequestHeaderFieldsTooLarge, "Request headers are too large");
 
     /// <summary>Methods the key endpoint answers, for the Allow header of a 405.</summary>
