@@ -23,4 +23,5 @@ public static class Expected
     public const string LoopDetected = """{"error": "Forwarding loop detected"}""";
     public const string BadTarget = """{"error": "Request target is not a path"}""";
     public const string HeadersTooLarge = """{"error": "Request headers are too large"}""";
+    public const string Busy = """{"error": "Server is busy"}""";
 }
