@@ -147,7 +147,8 @@ class MemoryBench:
         if forward_to:
             full["FORWARDING_ADDRESS"] = f"127.0.0.1:{forward_to}"
         full.update(env or {})
-        p = self.procs.start([self.b.aot], full, self.b.server_cpus, self.b.log(name))
+        binary = full.pop("_binary", self.b.aot)  # a variant may be another build (server GC)
+        p = self.procs.start([binary], full, self.b.server_cpus, self.b.log(name))
         self.b._ready(port, p, name)
         return port, p
 
@@ -269,10 +270,10 @@ def _med(values):
     return statistics.median(values) if values else float("nan")
 
 
-def markdown(out):
+def markdown(out, chart):
     lines = ["## Memory", "",
              "Resident memory (VmRSS from `/proc`, MiB) sampled every 0.25–0.5 s; each target started fresh.",
-             "Chart: RSS over time per scenario (`latest-memory.svg` beside this file).", ""]
+             f"RSS over time, per scenario: [{chart}]({chart}).", ""]
     if out.get("standard"):
         lines += ["### Standard load: 5 s GET hit + 5 s PUT replace, 32 connections, 1,000 keys", "",
                   "| target | idle | after load | peak | 12 s later | GET/s | PUT/s |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -376,11 +377,14 @@ def main():
     ap.add_argument("--quick", action="store_true", help="50 slow readers only, shorter idle phases")
     ap.add_argument("--gc", action="store_true", help="compare GC settings under the standard load instead")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the GC comparison")
+    ap.add_argument("--server-gc-binary", help="AotKvs published with -p:ServerGarbageCollection=true: adds server GC with DATAS to --gc")
     ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-peer")
     ap.add_argument("--out", default=os.path.join(run.BENCH_DIR, "results", "memory.md"))
     args = ap.parse_args()
     args.extra_forwarder = []
+    if args.server_gc_binary:
+        GC_VARIANTS.append(("server GC, DATAS", {"_binary": args.server_gc_binary, "DOTNET_GCDynamicAdaptationMode": "1"}))
     b = run.Bench(args)
     if not args.no_pin:
         os.sched_setaffinity(0, {0})
@@ -391,8 +395,9 @@ def main():
             text = "# GC settings under the standard load\n\n" + gc_markdown(m.gc_variants(args.rounds))
         else:
             out = m.all()
-            text = markdown(out)
-            svg(os.path.splitext(args.out)[0] + ".svg", out)
+            chart = os.path.splitext(args.out)[0] + ".svg"
+            text = markdown(out, os.path.basename(chart))
+            svg(chart, out)
     finally:
         run.PROCS.stop_all()
     text += f"\nLoad average during the run: {', '.join(f'{x:.1f}' for x in b.loads)}.\n"
