@@ -249,6 +249,47 @@ class MemoryBench:
             out["burst"].append(self.burst_then_idle(target, 12.0 if self.quick else 30.0))
         return out
 
+    def gc_interleaved(self, rounds, slices=5):
+        """Every GC variant and the Go peer running at once; the 5 s GET + 5 s PUT of each are
+        cut into 1 s slices taken in turn, so that a change in the machine's load falls on all
+        of them alike. Per round: RSS after the load and throughput ratios to the Go peer."""
+        rows = {name: [] for name, _ in GC_VARIANTS}
+        rows["go-main"] = []
+        for rnd in range(rounds):
+            running = [(name, *self.start_main("aot-main", env)) for name, env in GC_VARIANTS]
+            running.append(("go-main", *self.start_main("go-main")))
+            try:
+                for _, port, _ in running:
+                    self.b.preload(port, 1000)
+                idle = {name: self.rss_kb(p.pid) / 1024 for name, _, p in running}
+                done = {name: {"get_hit": 0, "put_replace": 0, "get_s": 0.0, "put_s": 0.0} for name, _, _ in running}
+                for scenario in ("get_hit", "put_replace"):
+                    for k in range(slices):
+                        order = running[k % len(running):] + running[:k % len(running)]
+                        for name, port, _ in order:
+                            r = self.b.wrk(scenario, port, 32, 1, 1000)
+                            done[name][scenario] += r["requests"]
+                            done[name]["get_s" if scenario == "get_hit" else "put_s"] += r["duration_us"] / 1e6
+                time.sleep(0.5)
+                for name, _, p in running:
+                    row = {"target": name, "idle": idle[name], "after": self.rss_kb(p.pid) / 1024,
+                           "get_rps": done[name]["get_hit"] / done[name]["get_s"],
+                           "put_rps": done[name]["put_replace"] / done[name]["put_s"]}
+                    row["peak"] = row["after"]
+                    rows[name].append(row)
+                time.sleep(11)  # the idle trimmer's two intervals
+                for name, _, p in running:
+                    rows[name][-1]["settled"] = self.rss_kb(p.pid) / 1024
+                go = rows["go-main"][-1]
+                for name, _ in GC_VARIANTS:
+                    r = rows[name][-1]
+                    print(f"  gc round {rnd + 1}: {name}: after {r['after']:.1f} MiB, settled {r['settled']:.1f}, "
+                          f"GET {r['get_rps'] / go['get_rps']:.2f}x Go, PUT {r['put_rps'] / go['put_rps']:.2f}x Go", flush=True)
+            finally:
+                for _, _, p in running:
+                    self.procs.stop(p)
+        return rows
+
     def gc_variants(self, rounds):
         """The standard load under each GC variant and the Go peer, alternated, `rounds` times."""
         rows = {name: [] for name, _ in GC_VARIANTS}
@@ -318,10 +359,14 @@ def gc_markdown(rows):
 
 
 def _paired(rows, name):
-    """The Go runs made right after each run of `name` (gc_variants alternates them)."""
+    """The Go runs made beside each run of `name`: one per round (gc_interleaved), or one
+    right after each run (gc_variants, which alternates them)."""
+    go = rows["go-main"]
+    if len(go) == len(rows[name]):
+        return go
     names = [n for n, _ in GC_VARIANTS]
     i, n = names.index(name), len(names)
-    return [g for k, g in enumerate(rows["go-main"]) if k % n == i]
+    return [g for k, g in enumerate(go) if k % n == i]
 
 
 def svg(path, out):
@@ -376,7 +421,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="50 slow readers only, shorter idle phases")
     ap.add_argument("--gc", action="store_true", help="compare GC settings under the standard load instead")
+    ap.add_argument("--interleaved", action="store_true", help="with --gc: all variants at once, load in 1 s slices taken in turn")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of the GC comparison")
+    ap.add_argument("--variants", help="comma-separated names of GC_VARIANTS to try (default: all)")
     ap.add_argument("--server-gc-binary", help="AotKvs published with -p:ServerGarbageCollection=true: adds server GC with DATAS to --gc")
     ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-peer")
@@ -385,6 +432,8 @@ def main():
     args.extra_forwarder = []
     if args.server_gc_binary:
         GC_VARIANTS.append(("server GC, DATAS", {"_binary": args.server_gc_binary, "DOTNET_GCDynamicAdaptationMode": "1"}))
+    if args.variants:
+        GC_VARIANTS[:] = [v for v in GC_VARIANTS if v[0] in args.variants.split(",")]
     b = run.Bench(args)
     if not args.no_pin:
         os.sched_setaffinity(0, {0})
@@ -392,7 +441,8 @@ def main():
     m = MemoryBench(b, run.PROCS, run.rss_kb, run.free_port, args.quick)
     try:
         if args.gc:
-            text = "# GC settings under the standard load\n\n" + gc_markdown(m.gc_variants(args.rounds))
+            rows = m.gc_interleaved(args.rounds) if args.interleaved else m.gc_variants(args.rounds)
+            text = "# GC settings under the standard load\n\n" + gc_markdown(rows)
         else:
             out = m.all()
             chart = os.path.splitext(args.out)[0] + ".svg"
