@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace AotKvs.Protocol;
 
@@ -39,7 +40,7 @@ internal readonly struct RequestBody : IDisposable
                 var data = result.Buffer;
                 if (buffer.Array is null && !BudgetedBuffer.TryRent(budget, FirstSize(request, data.Length, result.IsCompleted), out buffer))
                     return (default, Refuse(request));
-                if (length + data.Length > buffer.Array!.Length && !buffer.TryGrow(GrownSize(length + data.Length), length))
+                if (length + data.Length > buffer.Array!.Length && !buffer.TryGrow(GrownSize(request, length + data.Length), length))
                 {
                     buffer.Dispose();
                     return (default, Refuse(request));
@@ -63,13 +64,18 @@ internal readonly struct RequestBody : IDisposable
         }
     }
 
-    /// <summary>The announced length when there is one (the server has checked it against the limit), else a start for doubling.</summary>
+    /// <summary>The announced length when there is one (the server has checked it against the limit), else a start that grows.</summary>
     private static int FirstSize(HttpRequest request, long arrived, bool complete) =>
         request.ContentLength is { } announced ? (int)announced
         : complete ? (int)arrived
         : (int)Math.Max(arrived, ChunkedStartBytes);
 
-    private static int GrownSize(long needed) => (int)Math.Min(needed + needed / 2, int.MaxValue);
+    /// <summary>Half again as much, but never past the body limit (a body over it fails while being read).</summary>
+    private static int GrownSize(HttpRequest request, long needed)
+    {
+        var limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? int.MaxValue;
+        return (int)Math.Min(Math.Max(needed, Math.Min(needed + needed / 2, limit)), int.MaxValue);
+    }
 
     /// <summary>The budget is spent: answer 503 and close, so the rest of the body is never read.</summary>
     private static JsonResponse Refuse(HttpRequest request)
