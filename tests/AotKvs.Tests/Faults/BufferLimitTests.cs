@@ -85,6 +85,36 @@ public sealed class BufferLimitTests(ITestOutputHelper output)
         Assert.Equal(2, await MetricAsync(forwarder, "kvs_buffer_refusals_total"));
     }
 
+    [Fact]
+    public async Task A_chunked_body_that_outgrows_the_buffer_limit_gets_503_busy_and_a_smaller_one_is_stored()
+    {
+        using var main = ServerProcess.StartMain(null, ("KVS_MAX_BUFFERED_BYTES", "65536"));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        foreach (var (size, status, json) in new[] { (200 * 1024, 503, Expected.Busy), (40 * 1024, 201, Expected.Created) })
+        {
+            var body = Body(size);
+            using var connection = await RawConnection.OpenAsync("127.0.0.1", main.Port, timeout.Token);
+            await connection.SendAsync("PUT /kvs/chunked HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", timeout.Token);
+            // 16 KiB chunks, one at a time: the buffer grows until the limit refuses it.
+            try
+            {
+                for (var offset = 0; offset < body.Length; offset += 16 * 1024)
+                {
+                    var chunk = body.AsSpan(offset, Math.Min(16 * 1024, body.Length - offset)).ToArray();
+                    await connection.SendAsync([.. Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"), .. chunk, .. "\r\n"u8.ToArray()], timeout.Token);
+                    await Task.Delay(5, timeout.Token);
+                }
+                await connection.SendAsync("0\r\n\r\n", timeout.Token);
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // refused and closed while the rest was still being sent; the answer came first
+            }
+            (await connection.ReadAnswerAsync(timeout.Token)).ShouldBe(status, json);
+        }
+        Assert.Equal(1, await MetricAsync(main, "kvs_buffer_refusals_total"));
+    }
+
     /// <summary>
     /// Many clients each sending most of a large body and then stalling (the body-rate
     /// minimum lets them wait for hours) hold at most the limit between them.
