@@ -62,6 +62,11 @@ internal readonly struct RequestBody : IDisposable
             buffer.Dispose();
             return (default, Responses.BodyMalformed); // the client went away mid-body
         }
+        catch
+        {
+            buffer.Dispose(); // an aborted connection: the reservation must not outlive it
+            throw;
+        }
     }
 
     /// <summary>The announced length when there is one (the server has checked it against the limit), else a start that grows.</summary>
