@@ -49,6 +49,10 @@ internal static class HostSetup
             // Room for an absurdly long key, so it gets our JSON "Key is too long"
             // rather than the HTTP layer's bare 414.
             kestrel.Limits.MaxRequestLineSize = 64 * 1024;
+            // What one connection's input may hold unread (pipelined requests behind a client
+            // that does not read its answers): 128 KiB, not 1 MiB, so that the connection
+            // limit times this stays modest. It must hold the longest request line.
+            kestrel.Limits.MaxRequestBufferSize = 128 * 1024;
             // Bounds the descriptors and memory that idle or silent clients can pin down;
             // connections beyond it are closed at once.
             kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;

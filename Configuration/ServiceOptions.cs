@@ -11,6 +11,7 @@ internal sealed record ServiceOptions(
     TimeSpan ForwardTimeout,
     int UpstreamConnections,
     long MaxBodyBytes,
+    long MaxBufferedBytes,
     int MaxJsonDepth,
     int MaxConnections,
     int? Port,
@@ -26,6 +27,7 @@ internal sealed record ServiceOptions(
         ForwardTimeout: TimeSpan.FromMilliseconds(Settings.ForwardTimeoutMs.Read(config)),
         UpstreamConnections: Settings.UpstreamConnections.Read(config),
         MaxBodyBytes: Settings.MaxBodyBytes.Read(config),
+        MaxBufferedBytes: Settings.MaxBufferedBytes.Read(config),
         MaxJsonDepth: Settings.MaxJsonDepth.Read(config),
         MaxConnections: Settings.MaxConnections.Read(config),
         // Unset leaves the port to the ASP.NET Core settings (ListenAddress), else 8090.

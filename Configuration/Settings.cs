@@ -68,6 +68,10 @@ internal static class Settings
         "--max-body-bytes", "KVS_MAX_BODY_BYTES", "bytes", 16 * 1024 * 1024, 1, int.MaxValue,
         "largest request body; larger gets 413");
 
+    public static readonly NumberSetting MaxBufferedBytes = new(
+        "--max-buffered-bytes", "KVS_MAX_BUFFERED_BYTES", "bytes", 256 * 1024 * 1024, 64 * 1024, int.MaxValue,
+        "bytes all connections together may hold in request bodies being read and answers being relayed; past it, 503 and the connection closed");
+
     public static readonly NumberSetting MaxJsonDepth = new(
         "--max-json-depth", "KVS_MAX_JSON_DEPTH", "levels", 512, 1, 100_000,
         "deepest JSON nesting a PUT body may have (the body's object is level 1)");
@@ -107,5 +111,5 @@ internal static class Settings
     public static readonly Setting[] All =
         [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs,
          Store, StorePrefix, StoreTimeoutMs, StoreConnections, StoreCaFile, StoreCertFile, StoreKeyFile, StoreUser, StorePasswordFile,
-         MaxBodyBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
+         MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
 }

@@ -21,12 +21,13 @@ internal static class KeyValueEndpoints
     {
         var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
-        app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth))
+        var budget = app.ServiceProvider.GetRequiredService<BufferBudget>();
+        app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth, budget))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 
-    private static Task HandleAsync(HttpContext context, IKeyValueStore store, int maxJsonDepth)
+    private static Task HandleAsync(HttpContext context, IKeyValueStore store, int maxJsonDepth, BufferBudget budget)
     {
         // Screening (RequestScreening) has already refused targets that are not paths.
         var target = RequestTarget.PathAndQuery(context)!;
@@ -40,7 +41,7 @@ internal static class KeyValueEndpoints
         if (method == HttpMethods.Get || method == HttpMethods.Head)
             return ReadOrRemove(context, store, encodedKey, remove: false);
         if (method == HttpMethods.Put)
-            return PutAsync(context, store, target, maxJsonDepth);
+            return PutAsync(context, store, target, maxJsonDepth, budget);
         if (method == HttpMethods.Delete)
             return ReadOrRemove(context, store, encodedKey, remove: true);
         return Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(target));
@@ -98,9 +99,9 @@ internal static class KeyValueEndpoints
         await answer.WriteAsync(context.Response);
     }
 
-    private static async Task PutAsync(HttpContext context, IKeyValueStore store, string target, int maxJsonDepth)
+    private static async Task PutAsync(HttpContext context, IKeyValueStore store, string target, int maxJsonDepth, BufferBudget budget)
     {
-        var (body, error) = await RequestBody.ReadAsync(context.Request);
+        var (body, error) = await RequestBody.ReadAsync(context.Request, budget);
         using (body)
         {
             DecodedKey key = default;

@@ -20,6 +20,7 @@ internal sealed class Forwarder : IDisposable
     private readonly Func<HttpMessageHandler> _connectToMain;
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
     private readonly DeadlinePool _deadlines;
+    private readonly BufferBudget _budget;
 
     // One permit per connection to main: a request to main holds one from before it is
     // sent until main's whole answer is in, so connections to main never exceed the bound,
@@ -37,7 +38,7 @@ internal sealed class Forwarder : IDisposable
     /// <paramref name="connectToMain"/> makes the handler behind each connection pool to
     /// main; tests put a fake main there. By default, <see cref="CreateHandler"/>.
     /// </summary>
-    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null)
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null, BufferBudget? budget = null)
     {
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
         _target = target;
@@ -45,6 +46,7 @@ internal sealed class Forwarder : IDisposable
         _report = report;
         _connectToMain = connectToMain ?? (() => CreateHandler(timeout, maxConnections));
         _deadlines = new DeadlinePool(timeout);
+        _budget = budget ?? BufferBudget.Unlimited;
         _invoker = NewPool();
     }
 
@@ -87,7 +89,7 @@ internal sealed class Forwarder : IDisposable
         }
 
         var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
-        var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request) : default;
+        var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request, _budget) : default;
         using (body)
         {
             if (error is not null)
@@ -123,7 +125,7 @@ internal sealed class Forwarder : IDisposable
         {
             holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
             response = await invoker.SendAsync(request, deadline.Token);
-            answer = await AnswerBody.ReadAsync(response, context.Request.Method == HttpMethods.Head, deadline.Token);
+            answer = await AnswerBody.ReadAsync(response, context.Request.Method == HttpMethods.Head, _budget, deadline.Token);
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
@@ -163,6 +165,12 @@ internal sealed class Forwarder : IDisposable
         using (response)
         using (answer)
         {
+            if (answer.Refused)
+            {
+                context.Response.Headers.Connection = "close";
+                await Responses.Busy.WriteAsync(context.Response);
+                return;
+            }
             _report.Answered((int)response.StatusCode);
             var outgoing = context.Response;
             outgoing.StatusCode = (int)response.StatusCode;

@@ -24,6 +24,7 @@ internal static class OperationalEndpoints
                 : options.Store is { } store ? $"store {store.Display} not probed yet"
                 : null,
             provider.GetRequiredService<ILogger<Readiness>>()));
+        services.AddSingleton(provider => new BufferBudget(options.MaxBufferedBytes, provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs")));
         services.AddSingleton<MetricsCollector>();
         services.AddHostedService<IdleMemoryTrimmer>();
         services.AddSingleton(provider => new ServiceMetrics(
@@ -31,6 +32,7 @@ internal static class OperationalEndpoints
             provider.GetRequiredService<MetricsCollector>(),
             options,
             provider.GetRequiredService<Readiness>(),
+            provider.GetRequiredService<BufferBudget>(),
             provider.GetService<MemoryStore>()));
         return builder;
     }

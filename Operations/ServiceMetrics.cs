@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using AotKvs.Configuration;
+using AotKvs.Protocol;
 using AotKvs.Storage;
 
 namespace AotKvs.Operations;
@@ -16,7 +17,7 @@ internal sealed class ServiceMetrics
     private readonly Counter<long> _forwardErrors;
 
     // The collector is a parameter so that it listens before the zero counts below are added.
-    public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, MemoryStore? store = null)
+    public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, BufferBudget budget, MemoryStore? store = null)
     {
         var meter = meters.Create(MeterName, HostSetup.Version);
         KeyValuePair<string, object?>[] identity =
@@ -30,6 +31,13 @@ internal sealed class ServiceMetrics
             description: "Bytes allocated on the managed heap since start (it only grows); its rise per request is the garbage a request makes.");
         meter.CreateObservableGauge("kvs.gc.heap.bytes", () => GC.GetGCMemoryInfo().HeapSizeBytes,
             description: "Managed heap size after the last garbage collection.");
+
+        meter.CreateObservableGauge("kvs.buffered.bytes", () => budget.InUse,
+            description: "Bytes held now in request bodies being read and answers being relayed (limit: KVS_MAX_BUFFERED_BYTES).");
+        var refusals = meter.CreateCounter<long>("kvs.buffer.refusals",
+            description: "Requests answered 503 \"Server is busy\" because KVS_MAX_BUFFERED_BYTES was reached.");
+        refusals.Add(0);
+        budget.Refusing = () => refusals.Add(1);
 
         _forwardErrors = meter.CreateCounter<long>("kvs.forward.errors",
             description: "Requests a forwarder could not get a whole answer from main for, by cause.");

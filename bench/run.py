@@ -30,6 +30,7 @@ import subprocess
 import tempfile
 import time
 
+import memory
 from chart import svg_chart
 from report import write_report
 from workload import SCENARIOS
@@ -389,6 +390,8 @@ def main():
     ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-peer", help="the built bench/go-peer")
     ap.add_argument("--extra-forwarder", action="append", default=[], metavar="NAME=BINARY",
                     help="another AotKvs-compatible binary to run as a forwarder (e.g. an experiment)")
+    ap.add_argument("--memory", action="store_true",
+                    help="also the memory scenarios of bench/memory.py (~4 min; --quick always runs their ~2 min short form)")
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results", "latest.md"))
     args = ap.parse_args()
 
@@ -399,6 +402,7 @@ def main():
         cells = [("get_hit", 32), ("put_replace", 32)]
         keyspaces = [1000]
         mem_targets = ["aot-main"]
+        args.memory = True  # the memory scenarios' short form: under 2 minutes
     else:
         args.rounds = args.rounds or 3
         args.duration = args.duration or 5
@@ -431,10 +435,15 @@ def main():
         results, rss = b.throughput(targets, cells, keyspaces, args.rounds, args.duration)
         print("memory per key...", flush=True)
         mem = b.memory([t for t in mem_targets if t in targets], args.mem_keys, args.duration)
+        scenarios = memory.MemoryBench(b, PROCS, rss_kb, free_port, args.quick).all() if args.memory else None
     finally:
         PROCS.stop_all()
 
     report = write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces, time.time() - t0)
+    if scenarios:
+        memory_svg = os.path.splitext(args.out)[0] + "-memory.svg"
+        report += "\n" + memory.markdown(scenarios, os.path.basename(memory_svg))
+        memory.svg(memory_svg, scenarios)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         f.write(report)

@@ -26,4 +26,5 @@ public static class Expected
 
     public const string StoreUnavailable = """{"error": "Store is unavailable"}""";
     public const string ValueTooLargeForStore = """{"error": "Value is too large for the store"}""";
+    public const string Busy = """{"error": "Server is busy"}""";
 }

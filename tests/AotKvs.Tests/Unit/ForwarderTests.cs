@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using AotKvs.Configuration;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
+using AotKvs.Protocol;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Configuration;
@@ -38,7 +39,7 @@ public sealed class ForwarderTests : IDisposable
             ["KVS_FORWARD_TIMEOUT_MS"] = ((int)(timeout ?? TimeSpan.FromSeconds(1)).TotalMilliseconds).ToString(),
             ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
         }).Build());
-        var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness);
+        var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness, new BufferBudget(long.MaxValue));
         return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, new UpstreamReport(_readiness, metrics), () =>
         {
             var pool = new ScriptedMain((request, cancel) => _main(request, cancel));

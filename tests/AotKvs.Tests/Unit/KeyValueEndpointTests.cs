@@ -132,6 +132,7 @@ public sealed class KeyValueEndpointTests
             builder.Logging.ClearProviders();
             builder.Services.AddSingleton(ServiceOptions.Load(new ConfigurationBuilder().Build()));
             builder.Services.AddSingleton(store);
+            builder.Services.AddSingleton(new BufferBudget(long.MaxValue));
             var app = builder.Build();
             app.UseRequestScreening();
             app.MapKeyValueStore();
