@@ -1,4 +1,5 @@
 using AotKvs.Configuration;
+using AotKvs.Durability;
 using AotKvs.Endpoints;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
@@ -29,6 +30,8 @@ builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
 if (options.Forwarding is { } target)
     builder.AddForwarding(options, target);
+else if (options.Durability is not null)
+    builder.AddDurableStore(options);
 else
     builder.AddKeyValueStore();
 builder.AddOperations(options);

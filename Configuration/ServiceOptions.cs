@@ -14,7 +14,8 @@ internal sealed record ServiceOptions(
     int MaxConnections,
     int? Port,
     TimeSpan ReadyProbeInterval,
-    LogSettings Logs)
+    LogSettings Logs,
+    DurabilitySettings? Durability = null)
 {
     public bool IsForwarding => Forwarding is not null;
     public string Role => IsForwarding ? "forwarding" : "main";
@@ -29,7 +30,8 @@ internal sealed record ServiceOptions(
         // Unset leaves the port to the ASP.NET Core settings (ListenAddress), else 8090.
         Port: Settings.Port.ReadIfSet(config),
         ReadyProbeInterval: TimeSpan.FromMilliseconds(Settings.ReadyProbeMs.Read(config)),
-        Logs: LogSettings.Load(config));
+        Logs: LogSettings.Load(config),
+        Durability: DurabilitySettings.Load(config));
 
     private static ForwardingTarget? ReadForwarding(IConfiguration config)
     {

@@ -19,6 +19,7 @@ public sealed partial class FolderLayoutTests
         ["Operations"] = ["Configuration", "Protocol", "Storage"],
         ["Endpoints"] = ["Configuration", "Protocol", "Storage"],
         ["Forwarding"] = ["Configuration", "Protocol", "Operations"],
+        ["Durability"] = ["Configuration", "Storage", "Operations"],
     };
 
     [Fact]
@@ -52,6 +53,6 @@ public sealed partial class FolderLayoutTests
     }
 
     /// <summary>"using AotKvs.X;" or a fully qualified "AotKvs.X." anywhere in the code.</summary>
-    [GeneratedRegex(@"\bAotKvs\.(Configuration|Protocol|Storage|Operations|Endpoints|Forwarding)\b")]
+    [GeneratedRegex(@"\bAotKvs\.(Configuration|Protocol|Storage|Operations|Endpoints|Forwarding|Durability)\b")]
     private static partial Regex ProjectUsing();
 }
