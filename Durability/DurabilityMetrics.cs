@@ -15,6 +15,8 @@ internal static class DurabilityMetrics
             description: "Bytes of the data dir's last snapshot.");
         meter.CreateObservableGauge("kvs.log.flush.last.microseconds", () => log.LastFlushMicroseconds,
             description: "How long the last write (and fsync, with --sync always) of a batch of changes took.");
+        meter.CreateObservableGauge("kvs.log.batches", () => log.Batches,
+            description: "Batches written since start, each one write (and one fsync with --sync always) for every change that arrived meanwhile.");
         meter.CreateObservableGauge("kvs.log.compactions", () => log.Compactions,
             description: "Snapshots written since start.");
         meter.CreateObservableGauge("kvs.log.records.recovered", () => recovered.Records,

@@ -43,6 +43,7 @@ internal sealed class WriteAheadLog : IDisposable
     private long _durable;
     private long _logBytes;
     private long _lastFlushMicroseconds;
+    private long _batches;
 
     public WriteAheadLog(DataDirectory dir, DurabilitySettings settings, MemoryStore memory, RecoveryResult recovered, ILogger logger)
     {
@@ -64,6 +65,7 @@ internal sealed class WriteAheadLog : IDisposable
     public long SnapshotBytes => _snapshotter.SnapshotBytes;
     public long Compactions => _snapshotter.Compactions;
     public long LastFlushMicroseconds => Interlocked.Read(ref _lastFlushMicroseconds);
+    public long Batches => Interlocked.Read(ref _batches);
 
     /// <summary>True once the disk has failed: nothing more is acknowledged or read.</summary>
     public bool Failed => Volatile.Read(ref _failed);
@@ -143,6 +145,7 @@ internal sealed class WriteAheadLog : IDisposable
                         _log.Flush(flushToDisk: true);
                     Interlocked.Exchange(ref _lastFlushMicroseconds, (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds);
                     Interlocked.Add(ref _logBytes, length);
+                    Interlocked.Increment(ref _batches);
                     _spare = data.Length > LargestKeptBufferBytes ? new byte[BufferBytes] : data;
                     Volatile.Write(ref _durable, batch.Last);
                     batch.Done.SetResult();
