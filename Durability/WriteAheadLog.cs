@@ -200,12 +200,15 @@ internal sealed class WriteAheadLog : IDisposable
     {
         _logger.LogCritical("The data dir's log cannot be written ({Error}); every request now gets 503 until restart", e.Message);
         var refusal = new StoreException(StoreFailure.Unavailable, "the data dir's log failed", e);
+        Batch open;
         lock (Gate)
         {
             Volatile.Write(ref _failed, true);
-            batch?.Done.TrySetException(refusal);
-            _open.Done.TrySetException(refusal);
+            open = _open;
         }
+        // Outside the lock: the waiters' continuations run right here.
+        batch?.Done.TrySetException(refusal);
+        open.Done.TrySetException(refusal);
     }
 
     public void Dispose()
@@ -225,9 +228,14 @@ internal sealed class WriteAheadLog : IDisposable
         _log.Dispose();
     }
 
+    /// <summary>
+    /// The waiters' continuations (the rest of each PUT: writing its answer) run on the writer
+    /// thread as it completes the batch, without a hop through the thread pool per request;
+    /// none of them blocks, and a new change only appends and awaits the next batch.
+    /// </summary>
     private sealed class Batch
     {
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public readonly TaskCompletionSource Done = new();
         public long Last;
     }
 }
