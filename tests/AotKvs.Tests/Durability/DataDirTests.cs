@@ -44,6 +44,21 @@ public sealed partial class DataDirTests
     }
 
     [Fact]
+    public async Task SIGTERM_stops_at_once_and_lets_go_of_the_data_dir()
+    {
+        using var dir = new DataDir();
+        using (var first = dir.StartMain())
+        {
+            (await PutValueAsync(first.BaseUri, "/kvs/k", "\"kept\"")).ShouldBe(201, """{"result": "created"}""");
+            first.SendSignal("TERM");
+            Assert.True(first.WaitForExit(TimeSpan.FromSeconds(3)), "main did not stop within 3 s of SIGTERM");
+            Assert.Equal(0, first.ExitCode);
+        }
+        using var second = dir.StartMain(); // the lock is free again
+        (await GetAsync(second.BaseUri, "/kvs/k")).ShouldBe(200, """{"result": "found", "value": "kept"}""");
+    }
+
+    [Fact]
     public async Task Without_a_data_dir_main_opens_no_file()
     {
         using var main = ServerProcess.StartMain();
