@@ -105,20 +105,20 @@ internal sealed class WriteAheadLog : IDisposable
         var periodic = _settings.Sync == SyncMode.Periodic;
         var lastSync = Stopwatch.GetTimestamp();
         var unsynced = false;
+        var stopping = false;
         Batch? batch = null;
         try
         {
             while (true)
             {
-                if (unsynced)
+                if (unsynced && !stopping)
                     _work.Wait(TimeSpan.FromTicks(Math.Max(0, (_settings.SyncInterval - Stopwatch.GetElapsedTime(lastSync)).Ticks)));
-                else
+                else if (!stopping) // once stopping, no more waiting: write what is left, then end
                     _work.Wait();
                 _work.Reset();
 
                 byte[] data;
                 int length;
-                bool stopping;
                 lock (Gate)
                 {
                     stopping = _stopping;
@@ -157,8 +157,12 @@ internal sealed class WriteAheadLog : IDisposable
                     lastSync = Stopwatch.GetTimestamp();
                     unsynced = false;
                 }
-                if (stopping && length == 0)
-                    return;
+                if (stopping)
+                {
+                    if (length == 0)
+                        return;
+                    continue;
+                }
                 MaybeCompact();
             }
         }

@@ -142,6 +142,33 @@ public sealed class RecoveryTests : IDisposable
         Assert.True(disk < 4096 * 3, $"{disk} bytes on disk for 99 small keys");
     }
 
+    /// <summary>
+    /// A close that comes while the writer is busy with one batch and the next is already
+    /// waiting: the writer must write that one too and end, not wait for work that cannot come.
+    /// </summary>
+    [Fact]
+    public async Task Closing_writes_what_is_pending_at_once_and_acknowledges_it()
+    {
+        for (var round = 0; round < 20; round++)
+        {
+            var path = Path.Combine(_path, $"round{round}");
+            var store = Open(new DurabilitySettings(path, SyncMode.Always, TimeSpan.FromSeconds(1), CompactMinBytes: 1 << 30));
+            var first = store.PutAsync(Key("first"), Key("0"), default).AsTask(); // keeps the writer busy with its fsync
+            Thread.SpinWait(round * 200);
+            // Appended before the close (PutAsync appends at once), answered by the writer later.
+            var puts = Enumerable.Range(0, 500).Select(i => store.PutAsync(Key($"k{i}"), Key($"{i}"), default).AsTask()).Append(first).ToArray();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            store.Dispose();
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"round {round}: closing took {clock.Elapsed}");
+            await Task.WhenAll(puts).WaitAsync(TimeSpan.FromSeconds(10));
+
+            using var dir = DataDirectory.Open(path);
+            var memory = new MemoryStore();
+            Recovery.Run(dir, memory);
+            Assert.Equal(501, memory.Count);
+        }
+    }
+
     [Fact]
     public void A_second_opener_of_the_data_dir_is_refused()
     {
