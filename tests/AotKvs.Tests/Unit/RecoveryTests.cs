@@ -16,7 +16,11 @@ public sealed class RecoveryTests : IDisposable
 {
     private readonly string _path = Path.Combine(Path.GetTempPath(), "kvs-recovery-" + Guid.NewGuid().ToString("N"));
 
-    public void Dispose() => Directory.Delete(_path, recursive: true);
+    public void Dispose()
+    {
+        if (Directory.Exists(_path))
+            Directory.Delete(_path, recursive: true);
+    }
 
     private static byte[] Log(params (string Key, string? Value)[] changes)
     {
