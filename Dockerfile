@@ -30,11 +30,16 @@ RUN set -eu; \
 COPY . /src/
 RUN cd /src \
     && dotnet publish AotKvs.csproj -c Release -r "$(cat /tmp/rid)" --no-restore -o /out -p:TreatWarningsAsErrors=false \
-    && test -x /out/AotKvs
+    && test -x /out/AotKvs \
+    && mkdir -p /out/data
 
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble-chiseled
 WORKDIR /app
 COPY --from=build /out/AotKvs /app/AotKvs
+# An empty /data the non-root user owns (the image has no shell to make it): mount a volume
+# there and set KVS_DATA_DIR=/data to keep main's data across restarts (docs/operations.md).
+# A new named volume starts as a copy of it, owner included. Unused without KVS_DATA_DIR.
+COPY --from=build --chown=1654:1654 /out/data /data
 # The base image says 8080; the contract says 8090, in and out of a container.
 ENV ASPNETCORE_HTTP_PORTS=8090
 EXPOSE 8090

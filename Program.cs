@@ -1,4 +1,5 @@
 using AotKvs.Configuration;
+using AotKvs.Durability;
 using AotKvs.Endpoints;
 using AotKvs.Etcd;
 using AotKvs.Forwarding;
@@ -28,12 +29,22 @@ if (command.Kind == CommandKind.HealthCheck)
 
 builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
-if (options.Forwarding is { } target)
-    builder.AddForwarding(options, target);
-else if (options.Store is { } store)
-    builder.AddEtcdStore(options, store);
-else
-    builder.AddKeyValueStore();
+try
+{
+    if (options.Forwarding is { } target)
+        builder.AddForwarding(options, target);
+    else if (options.Store is { } store)
+        builder.AddEtcdStore(options, store);
+    else if (options.Durability is not null)
+        builder.AddDurableStore(options); // locks and recovers the data dir before anything listens
+    else
+        builder.AddKeyValueStore();
+}
+catch (InvalidSettingException e) // a data dir that cannot be locked, read or written
+{
+    Console.Error.WriteLine($"AotKvs: {e.Message}");
+    return 2;
+}
 builder.AddOperations(options);
 
 var app = builder.Build();

@@ -16,7 +16,8 @@ internal sealed record ServiceOptions(
     int MaxConnections,
     int? Port,
     TimeSpan ReadyProbeInterval,
-    LogSettings Logs)
+    LogSettings Logs,
+    DurabilitySettings? Durability = null)
 {
     public bool IsForwarding => Forwarding is not null;
     public string Role => IsForwarding ? "forwarding" : "main";
@@ -33,7 +34,17 @@ internal sealed record ServiceOptions(
         // Unset leaves the port to the ASP.NET Core settings (ListenAddress), else 8090.
         Port: Settings.Port.ReadIfSet(config),
         ReadyProbeInterval: TimeSpan.FromMilliseconds(Settings.ReadyProbeMs.Read(config)),
-        Logs: LogSettings.Load(config));
+        Logs: LogSettings.Load(config),
+        Durability: ReadDurability(config));
+
+    /// <summary>A main keeps its data in one place: over a cluster, a data dir of its own would never be read.</summary>
+    private static DurabilitySettings? ReadDurability(IConfiguration config)
+    {
+        var durability = DurabilitySettings.Load(config);
+        if (durability is not null && Settings.Store.Read(config) is not null)
+            throw new InvalidSettingException($"{Settings.DataDir.Variable} and {Settings.Store.Variable} name two places for main's data; set one");
+        return durability;
+    }
 
     /// <summary>A forwarder holds no data, so a store for it is a mistake worth stopping on.</summary>
     private static StoreSettings? ReadStore(IConfiguration config)

@@ -108,8 +108,26 @@ internal static class Settings
         "--access-log", "KVS_ACCESS_LOG",
         "one log line per request; off, the access log is not in the pipeline at all");
 
+    public static readonly TextSetting DataDir = new(
+        "--data-dir", "KVS_DATA_DIR", "directory", "(empty: memory only)", "a directory main may create, write and lock",
+        "main logs every change there before answering and rebuilds its data from it at start-up; a forwarder refuses it");
+
+    public static readonly ChoiceSetting<SyncMode> Sync = new(
+        "--sync", "KVS_SYNC", SyncMode.Always,
+        [("always", SyncMode.Always), ("periodic", SyncMode.Periodic)],
+        "with a data dir: always = on disk (fsync) before the answer; periodic = written before the answer, on disk within --sync-interval-ms");
+
+    public static readonly NumberSetting SyncIntervalMs = new(
+        "--sync-interval-ms", "KVS_SYNC_INTERVAL_MS", "milliseconds", 1000, 1, 60_000,
+        "with --sync periodic: longest time a written change waits for its fsync");
+
+    public static readonly NumberSetting CompactMinBytes = new(
+        "--compact-min-bytes", "KVS_COMPACT_MIN_BYTES", "bytes", 64 * 1024 * 1024, 4096, int.MaxValue,
+        "with a data dir: the log is compacted once it is this long and longer than the last snapshot");
+
     public static readonly Setting[] All =
         [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs,
          Store, StorePrefix, StoreTimeoutMs, StoreConnections, StoreCaFile, StoreCertFile, StoreKeyFile, StoreUser, StorePasswordFile,
-         MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog];
+         MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog,
+         DataDir, Sync, SyncIntervalMs, CompactMinBytes];
 }

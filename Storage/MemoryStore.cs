@@ -79,6 +79,19 @@ internal sealed class MemoryStore : IKeyValueStore
         return total;
     }
 
+    /// <summary>Every entry, each shard copied under its lock (entries never change); for snapshots, not requests.</summary>
+    public IEnumerable<byte[]> Entries()
+    {
+        foreach (var shard in _shards)
+        {
+            byte[][] copy;
+            lock (shard.Lock)
+                copy = [.. shard.Entries];
+            foreach (var entry in copy)
+                yield return entry;
+        }
+    }
+
     private Shard ShardFor(ReadOnlySpan<byte> key) =>
         _shards[(uint)EntryKeyComparer.Hash(key) >> (32 - ShardBits)];
 

@@ -67,7 +67,7 @@ export BIND_ADDR=127.0.0.1 WAIT_SECONDS=20
 
 CLUSTER="$here/cluster.sh"
 STARTED_DOCKERD_PID=""
-OWN_CONTAINERS=(kvs-single kvs-readonly kvs-refused-fwd kvs-chain-fwd)
+OWN_CONTAINERS=(kvs-single kvs-readonly kvs-durable kvs-refused-fwd kvs-chain-fwd)
 COMPOSE=()
 passed=0
 failed=0

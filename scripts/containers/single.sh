@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # One container on a published port, as the single-instance suite runs it: start-up, the xunit
-# black-box suite against it, `docker stop`; then the same image with --read-only.
+# black-box suite against it, `docker stop`; then the same image with --read-only, and with a
+# data dir on a named volume across `docker kill`.
 
 section "single container (the single-instance suite's setup)"
 S="http://127.0.0.1:$SINGLE_PORT"
@@ -75,3 +76,25 @@ else
     fail "--read-only container did not answer: ${ready:-docker run failed}"
 fi
 "$DOCKER" rm -f kvs-readonly >/dev/null 2>&1
+
+section "data dir on a named volume (KVS_DATA_DIR=/data)"
+"$DOCKER" volume rm -f kvs-test-data >/dev/null 2>&1
+for pass_no in 1 2; do
+    t0="${EPOCHREALTIME/./}"
+    if "$DOCKER" run -d -v kvs-test-data:/data -e KVS_DATA_DIR=/data -p "127.0.0.1:$READONLY_PORT:8090" \
+            --name kvs-durable "$IMAGE" >/dev/null \
+        && ready="$(wait_answers "$READONLY_PORT" "$t0")"; then
+        D="http://127.0.0.1:$READONLY_PORT"
+        if [[ $pass_no == 1 ]]; then
+            expect "data dir" PUT "$D/kvs/kept" 201 '{"result":"created"}' '{"value": {"kept": true}}'
+        else
+            # The first container was killed (SIGKILL), not stopped: the change was on disk before its answer.
+            expect "data dir, after docker kill and a new container" GET "$D/kvs/kept" 200 '{"result":"found","value":{"kept": true}}'
+        fi
+    else
+        fail "container with a data dir did not answer: ${ready:-docker run failed} $("$DOCKER" logs kvs-durable 2>&1 | tail -1)"
+    fi
+    "$DOCKER" kill kvs-durable >/dev/null 2>&1
+    "$DOCKER" rm -f kvs-durable >/dev/null 2>&1
+done
+"$DOCKER" volume rm -f kvs-test-data >/dev/null 2>&1

@@ -7,10 +7,12 @@ namespace AotKvs.Tests.Linearizability;
 /// then SIGCONT: its sockets stay open and silent, as when its host drops off the network),
 /// main killed with SIGKILL and restarted on the same port (recorded as a restart, since
 /// the store is empty again), a forwarder killed and restarted on its port; and, when main
-/// runs in a network namespace, main cut off the network for real for 3 s.
+/// runs in a network namespace, main cut off the network for real for 3 s. With
+/// <paramref name="restartDurableMain"/> (main on a data dir) a kill is an ordinary crash,
+/// not a restart: the data must survive it.
 /// </summary>
 public sealed class Nemesis(ServerProcess main, IReadOnlyList<ServerProcess> forwarders, Workload workload,
-    NetworkNamespace? network = null) : IDisposable
+    NetworkNamespace? network = null, Func<int, ServerProcess>? restartDurableMain = null) : IDisposable
 {
     private readonly List<ServerProcess> _forwarders = [.. forwarders];
     private readonly List<string> _log = [];
@@ -54,6 +56,12 @@ public sealed class Nemesis(ServerProcess main, IReadOnlyList<ServerProcess> for
         var start = Workload.Now;
         Main.Kill();
         Main.Dispose();
+        if (restartDurableMain is not null)
+        {
+            Main = restartDurableMain(port);
+            _log.Add("main killed (SIGKILL) and restarted on its data dir");
+            return Task.CompletedTask;
+        }
         Main = network is null ? ServerProcess.StartMain(port) : ServerProcess.StartMainIn(network, port);
         workload.Record(Operation.Restart(start, Workload.Now));
         _log.Add("main killed (SIGKILL) and restarted");

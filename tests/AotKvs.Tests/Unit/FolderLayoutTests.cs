@@ -20,6 +20,7 @@ public sealed partial class FolderLayoutTests
         ["Endpoints"] = ["Configuration", "Protocol", "Storage"],
         ["Forwarding"] = ["Configuration", "Protocol", "Operations"],
         ["Etcd"] = ["Configuration", "Storage", "Operations"],
+        ["Durability"] = ["Configuration", "Storage", "Operations"],
     };
 
     [Fact]
@@ -53,6 +54,6 @@ public sealed partial class FolderLayoutTests
     }
 
     /// <summary>"using AotKvs.X;" or a fully qualified "AotKvs.X." anywhere in the code.</summary>
-    [GeneratedRegex(@"\bAotKvs\.(Configuration|Protocol|Storage|Operations|Endpoints|Forwarding|Etcd)\b")]
+    [GeneratedRegex(@"\bAotKvs\.(Configuration|Protocol|Storage|Operations|Endpoints|Forwarding|Etcd|Durability)\b")]
     private static partial Regex ProjectUsing();
 }
