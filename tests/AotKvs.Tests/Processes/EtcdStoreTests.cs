@@ -37,11 +37,13 @@ public sealed class EtcdStoreTests
     [InlineData("KVS_STORE_CA_FILE", "/nonexistent/ca.pem")]      // a file that is not there
     [InlineData("FORWARDING_ADDRESS", "127.0.0.1:8090")]          // a forwarder holds no data
     [InlineData("KVS_STORE_USER", "root")]                        // a user without a password file
+    [InlineData("KVS_DATA_DIR", "/tmp/aotkvs-never-created")]     // two places for main's data
     public void Store_settings_that_cannot_work_stop_start_up(string variable, string value)
     {
         using var run = ServerProcess.Run([("KVS_STORE", "etcd://127.0.0.1:2379"), (variable, value)]);
         Assert.Equal(2, run.ExitCode);
         Assert.Contains(variable == "FORWARDING_ADDRESS" ? "KVS_STORE" : variable, run.Output);
+        Assert.False(Directory.Exists("/tmp/aotkvs-never-created"));
     }
 
     [Fact]
