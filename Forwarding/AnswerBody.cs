@@ -10,38 +10,15 @@ internal readonly struct AnswerBody : IDisposable
 {
     private readonly byte[]? _rented;
 
-    private AnswerBody(byte[]? rented, ReadOnlyMemory<byte> memory)
+    /// <summary>The first <paramref name="length"/> bytes of a buffer rented from the shared pool, now owned by this body.</summary>
+    public AnswerBody(byte[] rented, int length)
     {
         _rented = rented;
-        Memory = memory;
+        Memory = rented.AsMemory(0, length);
     }
 
     public ReadOnlyMemory<byte> Memory { get; }
     public int Length => Memory.Length;
-
-    public static async Task<AnswerBody> ReadAsync(HttpResponseMessage response, bool isHead, CancellationToken cancel)
-    {
-        // A HEAD answer announces a length it does not send; 204 and 304 have no body either.
-        if (isHead || response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotModified)
-            return default;
-
-        var content = response.Content;
-        if (content.Headers.ContentLength is not (>= 0 and <= int.MaxValue and var length))
-            return new AnswerBody(null, await content.ReadAsByteArrayAsync(cancel)); // chunked: let the client collect it
-
-        var rented = ArrayPool<byte>.Shared.Rent((int)Math.Max(length, 1));
-        try
-        {
-            await using var stream = await content.ReadAsStreamAsync(cancel);
-            await stream.ReadExactlyAsync(rented.AsMemory(0, (int)length), cancel); // EndOfStreamException if cut short
-            return new AnswerBody(rented, rented.AsMemory(0, (int)length));
-        }
-        catch
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-            throw;
-        }
-    }
 
     public void Dispose()
     {

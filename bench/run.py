@@ -294,8 +294,12 @@ class Bench:
 
     # ------------------------------------------------------------ phases
 
-    def throughput(self, targets, cells, keyspaces, rounds, duration):
-        """results[(target, scenario, conns, keys)] = [per-round dict]; plus RSS samples."""
+    def is_forwarder(self, name):
+        return name.endswith("-fwd") or name in self.extra
+
+    def throughput(self, targets, cells, keyspaces, rounds, duration, fwd_cells=()):
+        """results[(target, scenario, conns, keys)] = [per-round dict]; plus RSS samples.
+        fwd_cells are run by the forwarders only (the quick run's 256-connection rows)."""
         results, rss = {}, {}
         for keys in keyspaces:
             for rnd in range(rounds):
@@ -310,7 +314,7 @@ class Bench:
                         if stored < keys:
                             print(f"  ! {name}: only {stored}/{keys} keys preloaded in the time bound", flush=True)
                         self.wrk("get_hit", run.port, 32, 1, keys)  # warm-up (pools, tiering-free but caches)
-                        for scenario, conns in cells:
+                        for scenario, conns in cells + (list(fwd_cells) if self.is_forwarder(name) else []):
                             r = self.wrk(scenario, run.port, conns, duration, keys)
                             r["round"] = rnd
                             results.setdefault((name, scenario, conns, keys), []).append(r)
@@ -397,6 +401,7 @@ def main():
         args.duration = args.duration or 3
         args.starts = args.starts or 20
         cells = [("get_hit", 32), ("put_replace", 32)]
+        fwd_cells = [("get_hit", 256), ("put_replace", 256)]  # forwarders under many clients
         keyspaces = [1000]
         mem_targets = ["aot-main"]
     else:
@@ -404,6 +409,7 @@ def main():
         args.duration = args.duration or 5
         args.starts = args.starts or 30
         cells = [(s, c) for s in SCENARIOS for c in (1, 32, 256)]
+        fwd_cells = []
         keyspaces = [1000, 1_000_000]
         mem_targets = ["aot-main", "go-main"]
 
@@ -428,7 +434,8 @@ def main():
         start_names = [t for t in ("aot-main", "go-main", "ceiling", "aot-fwd") if t in targets]
         starts, start_cpu = b.start_times(start_names, args.starts)
         print("throughput...", flush=True)
-        results, rss = b.throughput(targets, cells, keyspaces, args.rounds, args.duration)
+        results, rss = b.throughput(targets, cells, keyspaces, args.rounds, args.duration, fwd_cells)
+        cells = cells + fwd_cells
         print("memory per key...", flush=True)
         mem = b.memory([t for t in mem_targets if t in targets], args.mem_keys, args.duration)
     finally:
