@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace AotKvs.Forwarding;
 
@@ -11,6 +12,10 @@ internal readonly record struct UpstreamAnswer(AnswerHead Head, AnswerBody Body)
 /// (interim 1xx heads skipped, Content-Length or chunked body, or to the end for neither).
 /// Not thread-safe: one request at a time, which the pool guarantees.
 /// </summary>
+/// <remarks>
+/// The async methods on the per-request path use pooled state machines: each would otherwise
+/// be a heap object per forwarded request.
+/// </remarks>
 internal sealed class UpstreamConnection(Socket socket, int generation) : IDisposable
 {
     private const int InitialBuffer = 4096;
@@ -31,6 +36,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation) : IDispo
     /// <summary>Whether any byte of the current answer has arrived.</summary>
     public bool ReceivedAny { get; private set; }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> ExchangeAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
     {
         ReceivedAny = false;
@@ -70,6 +76,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation) : IDispo
         return new UpstreamAnswer(head, body);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<AnswerHead> ReadHeadAsync(CancellationToken cancel)
     {
         while (true)
@@ -83,6 +90,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation) : IDispo
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<AnswerBody> ReadExactlyAsync(long length, CancellationToken cancel)
     {
         if (length > Array.MaxLength)
@@ -188,6 +196,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation) : IDispo
     }
 
     /// <summary>Reads more into the buffer, growing it up to <paramref name="limit"/> bytes when full.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReceiveAsync(int limit, CancellationToken cancel)
     {
         if (_start > 0)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using AotKvs.Configuration;
 
 namespace AotKvs.Forwarding;
@@ -49,6 +50,7 @@ internal sealed class UpstreamPool : IDisposable
     /// any answer byte arrived was most likely closed by main while idle (restarted, or its
     /// idle timeout): the request goes once more on a fresh connection, never a third time.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> SendAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
     {
         if (TakeIdle() is { } pooled)
