@@ -156,6 +156,21 @@ def rss_kb(pid):
     return total
 
 
+def cpu_ms_tree(pid):
+    """CPU time of a process and its children (nginx: master + worker), in ms."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_ms(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total
+
+
 def server_pid(p):
     """The pid of the server itself (taskset execs, so it is the Popen pid)."""
     return p.pid
@@ -315,7 +330,10 @@ class Bench:
                             print(f"  ! {name}: only {stored}/{keys} keys preloaded in the time bound", flush=True)
                         self.wrk("get_hit", run.port, 32, 1, keys)  # warm-up (pools, tiering-free but caches)
                         for scenario, conns in cells + (list(fwd_cells) if self.is_forwarder(name) else []):
+                            cpu_before = cpu_ms_tree(run.proc.pid)
                             r = self.wrk(scenario, run.port, conns, duration, keys)
+                            # The target's own CPU per answer (a forwarder's, without its main): steadier than req/s on a shared machine.
+                            r["cpu_us_per_req"] = (cpu_ms_tree(run.proc.pid) - cpu_before) * 1000 / max(1, r["requests"])
                             r["round"] = rnd
                             results.setdefault((name, scenario, conns, keys), []).append(r)
                         after = rss_kb(run.proc.pid)
