@@ -9,14 +9,21 @@ internal sealed class ForwardingTarget
 {
     private readonly string _origin;
 
-    private ForwardingTarget(string origin, string display)
+    private ForwardingTarget(string origin, string display, string host, int port)
     {
         _origin = origin;
         Display = display;
+        Host = host;
+        Port = port;
     }
 
-    /// <summary>host:port as it will be dialled.</summary>
+    /// <summary>host:port as it will be dialled (also the Host header main receives).</summary>
     public string Display { get; }
+
+    /// <summary>The name or address to dial, IPv6 without brackets.</summary>
+    public string Host { get; }
+
+    public int Port { get; }
 
     public static bool TryParse(string address, out ForwardingTarget? target, out string? problem)
     {
@@ -43,7 +50,7 @@ internal sealed class ForwardingTarget
 
         var host = uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost.Trim('[', ']')}]" : uri.IdnHost;
         var display = $"{host}:{port}";
-        target = new ForwardingTarget("http://" + display, display);
+        target = new ForwardingTarget("http://" + display, display, uri.IdnHost.Trim('[', ']'), port);
         return true;
     }
 

@@ -11,43 +11,21 @@ internal readonly struct AnswerBody : IDisposable
 {
     private readonly BudgetedBuffer _buffer;
 
-    private AnswerBody(BudgetedBuffer buffer, ReadOnlyMemory<byte> memory, bool refused = false)
+    /// <summary>The first <paramref name="length"/> bytes of <paramref name="buffer"/>, now owned by this body.</summary>
+    public AnswerBody(BudgetedBuffer buffer, int length)
     {
         _buffer = buffer;
-        Memory = memory;
-        Refused = refused;
+        Memory = buffer.Array.AsMemory(0, length);
     }
 
     public ReadOnlyMemory<byte> Memory { get; }
     public int Length => Memory.Length;
 
-    /// <summary>The budget could not hold the answer: nothing was read.</summary>
-    public bool Refused { get; }
-
-    public static async Task<AnswerBody> ReadAsync(HttpResponseMessage response, bool isHead, BufferBudget budget, CancellationToken cancel)
-    {
-        // A HEAD answer announces a length it does not send; 204 and 304 have no body either.
-        if (isHead || response.StatusCode is System.Net.HttpStatusCode.NoContent or System.Net.HttpStatusCode.NotModified)
-            return default;
-
-        var content = response.Content;
-        if (content.Headers.ContentLength is not (>= 0 and <= int.MaxValue and var length))
-            return new AnswerBody(default, await content.ReadAsByteArrayAsync(cancel)); // chunked (main never sends it): let the client collect it
-
-        if (!BudgetedBuffer.TryRent(budget, (int)length, out var buffer))
-            return new AnswerBody(default, default, refused: true);
-        try
-        {
-            await using var stream = await content.ReadAsStreamAsync(cancel);
-            await stream.ReadExactlyAsync(buffer.Array.AsMemory(0, (int)length), cancel); // EndOfStreamException if cut short
-            return new AnswerBody(buffer, buffer.Array.AsMemory(0, (int)length));
-        }
-        catch
-        {
-            buffer.Dispose();
-            throw;
-        }
-    }
-
     public void Dispose() => _buffer.Dispose();
 }
+
+/// <summary>
+/// Main's answer would not fit in the <see cref="BufferBudget"/>: the forwarder answers 503
+/// "Server is busy" and closes, as for a request body over the budget.
+/// </summary>
+internal sealed class AnswerOverBudgetException() : Exception("main's answer does not fit in the buffer budget");

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Diagnostics;
-using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
 using Microsoft.AspNetCore.Http.Features;
@@ -15,11 +17,11 @@ namespace AotKvs.Forwarding;
 internal sealed class Forwarder : IDisposable
 {
     private readonly ForwardingTarget _target;
-    private readonly TimeSpan _timeout;
     private readonly UpstreamReport _report;
-    private readonly Func<HttpMessageHandler> _connectToMain;
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
+    private readonly RequestHead _head;
     private readonly DeadlinePool _deadlines;
+    private readonly UpstreamPool _pool;
     private readonly BufferBudget _budget;
 
     // One permit per connection to main: a request to main holds one from before it is
@@ -30,24 +32,19 @@ internal sealed class Forwarder : IDisposable
     // When main last answered (a Stopwatch timestamp): tells a slow main from a vanished one.
     private long _lastAnswer;
 
-    // Main's answer is copied only after it has arrived whole, so a connection dropped
-    // mid-body is still a clean 503 rather than a truncated 200.
-    private HttpMessageInvoker _invoker;
-
     /// <summary>
-    /// <paramref name="connectToMain"/> makes the handler behind each connection pool to
-    /// main; tests put a fake main there. By default, <see cref="CreateHandler"/>.
+    /// <paramref name="dial"/> opens one connection to main; tests put a scripted main
+    /// there. By default, a TCP connection to <paramref name="target"/>.
     /// </summary>
-    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<HttpMessageHandler>? connectToMain = null, BufferBudget? budget = null)
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null)
     {
+        _budget = budget ?? BufferBudget.Unlimited;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
         _target = target;
-        _timeout = timeout;
         _report = report;
-        _connectToMain = connectToMain ?? (() => CreateHandler(timeout, maxConnections));
+        _head = new RequestHead(target.Display, _via);
         _deadlines = new DeadlinePool(timeout);
-        _budget = budget ?? BufferBudget.Unlimited;
-        _invoker = NewPool();
+        _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
     }
 
     /// <summary>
@@ -73,16 +70,10 @@ internal sealed class Forwarder : IDisposable
             return;
         }
 
-        // The client library sends "get" as "GET"; main would refuse "get", so refuse it here.
-        var method = HttpMethod.Parse(context.Request.Method);
-        if (method.Method != context.Request.Method && KeyRules.Locate(RequestTarget.Path(pathAndQuery), out _) != KeyStatus.NotKeyPath)
-        {
-            await Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(pathAndQuery));
-            return;
-        }
-
-        var forwardedVia = _via.Append(via);
-        if (forwardedVia.Length + (context.Request.ContentType?.Length ?? 0) > NextHopHeaderBudget)
+        // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
+        var method = context.Request.Method;
+        var contentType = context.Request.ContentType;
+        if (_via.AppendedLength(via) + (contentType?.Length ?? 0) > NextHopHeaderBudget)
         {
             await Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
             return;
@@ -98,38 +89,43 @@ internal sealed class Forwarder : IDisposable
                 return;
             }
 
-            using var request = new HttpRequestMessage(method, _target.UriFor(pathAndQuery));
-            request.Headers.TryAddWithoutValidation("Via", forwardedVia);
-            if (hasBody)
+            var request = _head.Write(method, pathAndQuery, via, hasBody ? contentType : null, hasBody ? body.Memory : (ReadOnlyMemory<byte>?)null, out var length);
+            try
             {
-                request.Content = new ReadOnlyMemoryContent(body.Memory);
-                if (context.Request.ContentType is { } contentType)
-                    request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+                await SendAsync(context, request.AsMemory(0, length));
             }
-            await SendAsync(context, request);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(request);
+            }
         }
     }
 
-    private async Task SendAsync(HttpContext context, HttpRequestMessage request)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one heap object less per request
+    private async ValueTask SendAsync(HttpContext context, ReadOnlyMemory<byte> request)
     {
-        var invoker = _invoker;
+        var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
         var deadline = _deadlines.Rent();
         // A client that leaves ends the work it caused: the request to main is cancelled
-        // instead of holding a connection to main until the deadline.
+        // (its connection closed) instead of holding a connection to main until the deadline.
         var clientGone = context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
-        HttpResponseMessage? response = null;
-        AnswerBody answer;
+        UpstreamAnswer answer;
         var holdsConnection = false;
         var started = Stopwatch.GetTimestamp();
         try
         {
             holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
-            response = await invoker.SendAsync(request, deadline.Token);
-            answer = await AnswerBody.ReadAsync(response, context.Request.Method == HttpMethods.Head, _budget, deadline.Token);
+            answer = await _pool.SendAsync(request, isHead, deadline.Token);
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+        catch (AnswerOverBudgetException)
         {
-            response?.Dispose();
+            // Main answered, but holding its answer would pass the budget: refused like a body over it.
+            context.Response.Headers.Connection = "close";
+            await Responses.Busy.WriteAsync(context.Response);
+            return;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or SocketException)
+        {
             if (context.RequestAborted.IsCancellationRequested)
                 return; // our own client left; nobody to answer
             if (holdsConnection && e is OperationCanceledException && Volatile.Read(ref _lastAnswer) > started)
@@ -142,7 +138,7 @@ internal sealed class Forwarder : IDisposable
             else if (holdsConnection)
             {
                 _report.Failed(e);
-                DropPool(invoker);
+                _pool.DropIdle();
             }
             else
             {
@@ -162,70 +158,25 @@ internal sealed class Forwarder : IDisposable
         }
 
         Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
-        using (response)
-        using (answer)
+        using (answer.Body)
         {
-            if (answer.Refused)
-            {
-                context.Response.Headers.Connection = "close";
-                await Responses.Busy.WriteAsync(context.Response);
-                return;
-            }
-            _report.Answered((int)response.StatusCode);
+            var head = answer.Head;
+            _report.Answered(head.Status);
             var outgoing = context.Response;
-            outgoing.StatusCode = (int)response.StatusCode;
-            CopyHeader(response.Content.Headers, "Content-Type", outgoing);
-            CopyHeader(response.Content.Headers, "Allow", outgoing);
+            outgoing.StatusCode = head.Status;
+            if (head.ContentType is not null)
+                outgoing.ContentType = head.ContentType;
+            if (head.Allow is not null)
+                outgoing.Headers.Allow = head.Allow;
             // A HEAD answer has no body but tells the length a GET would have.
-            outgoing.ContentLength = context.Request.Method == HttpMethods.Head
-                ? response.Content.Headers.ContentLength
-                : answer.Length;
-            await BodySlices.WriteAsync(outgoing.BodyWriter, answer.Memory, default, context.RequestAborted);
+            outgoing.ContentLength = isHead ? (head.ContentLength >= 0 ? head.ContentLength : null) : answer.Body.Length;
+            await BodySlices.WriteAsync(outgoing.BodyWriter, answer.Body.Memory, default, context.RequestAborted);
         }
     }
-
-    private static void CopyHeader(HttpHeaders from, string name, HttpResponse to)
-    {
-        if (from.NonValidated.TryGetValues(name, out var values))
-            to.Headers[name] = values.ToString();
-    }
-
-    /// <summary>
-    /// After a transport failure (main refused, vanished or dropped us) the other idle
-    /// connections to main are suspect too: start a fresh pool so that the first request
-    /// after main comes back opens a new connection instead of finding a dead one.
-    /// </summary>
-    private void DropPool(HttpMessageInvoker failed)
-    {
-        var fresh = NewPool();
-        if (Interlocked.CompareExchange(ref _invoker, fresh, failed) != failed)
-        {
-            fresh.Dispose(); // another request already replaced it
-            return;
-        }
-        // Requests still running on the old pool finish or time out first.
-        _ = Task.Delay(_timeout * 2).ContinueWith(_ => failed.Dispose(), TaskScheduler.Default);
-    }
-
-    private HttpMessageInvoker NewPool() => new(_connectToMain(), disposeHandler: true);
-
-    /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
-    internal static SocketsHttpHandler CreateHandler(TimeSpan timeout, int maxConnections = int.MaxValue) => new()
-    {
-        MaxConnectionsPerServer = maxConnections,
-        UseProxy = false,
-        UseCookies = false,
-        AllowAutoRedirect = false,
-        AutomaticDecompression = System.Net.DecompressionMethods.None,
-        ConnectTimeout = timeout,
-        // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
-        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(50),
-        ActivityHeadersPropagator = null,
-    };
 
     public void Dispose()
     {
-        _invoker.Dispose();
+        _pool.Dispose();
         _connections.Dispose();
     }
 }

@@ -13,7 +13,7 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         // Its own connection, so probes and forwarded requests never queue behind each other.
-        using var client = new HttpMessageInvoker(Forwarder.CreateHandler(options.ForwardTimeout));
+        using var client = new HttpMessageInvoker(CreateHandler(options.ForwardTimeout));
         var uri = target.UriFor(OperationalEndpoints.ReadyPath);
         using var timer = new PeriodicTimer(options.ReadyProbeInterval);
         do
@@ -22,6 +22,19 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
         }
         while (await timer.WaitForNextTickAsync(stopping));
     }
+
+    /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
+    private static SocketsHttpHandler CreateHandler(TimeSpan timeout) => new()
+    {
+        UseProxy = false,
+        UseCookies = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = System.Net.DecompressionMethods.None,
+        ConnectTimeout = timeout,
+        // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
+        PooledConnectionIdleTimeout = UpstreamPool.IdleTimeout,
+        ActivityHeadersPropagator = null,
+    };
 
     private async Task ProbeAsync(HttpMessageInvoker client, Uri uri, CancellationToken stopping)
     {

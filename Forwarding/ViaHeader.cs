@@ -49,4 +49,16 @@ internal sealed class ViaHeader
     /// <summary>The Via to send on: what was received, then this instance.</summary>
     public string Append(StringValues received) =>
         received.Count == 0 ? _entry : string.Join(", ", received.ToArray()) + ", " + _entry;
+
+    /// <summary>This instance's own entry ("1.1 aotkvs-..."), sent last in the Via it passes on.</summary>
+    public string Entry => _entry;
+
+    /// <summary>The length of the Via to send on: what was received, then this instance (", " between entries).</summary>
+    public int AppendedLength(StringValues received)
+    {
+        var length = _entry.Length;
+        foreach (var line in received)
+            length += (line?.Length ?? 0) + 2;
+        return length;
+    }
 }

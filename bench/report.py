@@ -72,6 +72,33 @@ def goal(ok):
     return "✅ met" if ok else "❌ not met"
 
 
+def cpu_section(w, results, cells, keyspaces, fwds):
+    """The forwarders' own CPU time per answer (without their main), next to nginx's: CPU
+    spent is far less disturbed by other work on the machine than requests per second."""
+    names = [n for n in fwds + ["go-fwd"] if any(k[0] == n for k in results)]
+    if "nginx-fwd" not in {k[0] for k in results} or not names:
+        return
+    w("## Forwarder CPU per request")
+    w("")
+    w("The forwarding process's own CPU time (all threads; nginx: master + worker) during each load cell, "
+      "divided by the answers in that cell; its main is not counted. Ratio to nginx: lower is better.")
+    w("")
+    w("| scenario | conns | keys | nginx-fwd µs | " + " | ".join(f"{n} µs (÷ nginx)" for n in names) + " |")
+    w("| --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in names) + " |")
+    for keys in keyspaces:
+        for scenario, conns in cells:
+            base = results.get(("nginx-fwd", scenario, conns, keys))
+            if not base or "cpu_us_per_req" not in base[0]:
+                continue
+            row = [f"{med([r['cpu_us_per_req'] for r in base]):.1f}"]
+            for n in names:
+                rs = results.get((n, scenario, conns, keys), [])
+                t = ratio_stats(results, n, "nginx-fwd", scenario, conns, keys, "cpu_us_per_req")
+                row.append(f"{med([r['cpu_us_per_req'] for r in rs]):.1f} ({fmt_ratio(t)})" if rs and t else "–")
+            w(f"| {SCENARIOS[scenario]} | {conns} | {keys:,} | " + " | ".join(row) + " |")
+    w("")
+
+
 def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces, wall):
     lines = []
     w = lines.append
@@ -118,6 +145,8 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
                 p99 = ratio_stats(results, a_, b_, scenario, conns, keys, "p99_us")
                 w(f"| {SCENARIOS[scenario]} | {conns} | {keys:,} | {fmt_ratio(t)} | {fmt_ratio(p50)} | {fmt_ratio(p99)} |")
         w("")
+
+    cpu_section(w, results, cells, keyspaces, fwds)
 
     # ---- goals
     def cell_ratio(a_, b_, scenario, field="rps"):

@@ -157,6 +157,21 @@ def rss_kb(pid):
     return total
 
 
+def cpu_ms_tree(pid):
+    """CPU time of a process and its children (nginx: master + worker), in ms."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu_ms(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total
+
+
 def server_pid(p):
     """The pid of the server itself (taskset execs, so it is the Popen pid)."""
     return p.pid
@@ -295,8 +310,12 @@ class Bench:
 
     # ------------------------------------------------------------ phases
 
-    def throughput(self, targets, cells, keyspaces, rounds, duration):
-        """results[(target, scenario, conns, keys)] = [per-round dict]; plus RSS samples."""
+    def is_forwarder(self, name):
+        return name.endswith("-fwd") or name in self.extra
+
+    def throughput(self, targets, cells, keyspaces, rounds, duration, fwd_cells=()):
+        """results[(target, scenario, conns, keys)] = [per-round dict]; plus RSS samples.
+        fwd_cells are run by the forwarders only (the quick run's 256-connection rows)."""
         results, rss = {}, {}
         for keys in keyspaces:
             for rnd in range(rounds):
@@ -311,8 +330,11 @@ class Bench:
                         if stored < keys:
                             print(f"  ! {name}: only {stored}/{keys} keys preloaded in the time bound", flush=True)
                         self.wrk("get_hit", run.port, 32, 1, keys)  # warm-up (pools, tiering-free but caches)
-                        for scenario, conns in cells:
+                        for scenario, conns in cells + (list(fwd_cells) if self.is_forwarder(name) else []):
+                            cpu_before = cpu_ms_tree(run.proc.pid)
                             r = self.wrk(scenario, run.port, conns, duration, keys)
+                            # The target's own CPU per answer (a forwarder's, without its main): steadier than req/s on a shared machine.
+                            r["cpu_us_per_req"] = (cpu_ms_tree(run.proc.pid) - cpu_before) * 1000 / max(1, r["requests"])
                             r["round"] = rnd
                             results.setdefault((name, scenario, conns, keys), []).append(r)
                         after = rss_kb(run.proc.pid)
@@ -400,6 +422,7 @@ def main():
         args.duration = args.duration or 3
         args.starts = args.starts or 20
         cells = [("get_hit", 32), ("put_replace", 32)]
+        fwd_cells = [("get_hit", 256), ("put_replace", 256)]  # forwarders under many clients
         keyspaces = [1000]
         mem_targets = ["aot-main"]
         args.memory = True  # the memory scenarios' short form: under 2 minutes
@@ -408,6 +431,7 @@ def main():
         args.duration = args.duration or 5
         args.starts = args.starts or 30
         cells = [(s, c) for s in SCENARIOS for c in (1, 32, 256)]
+        fwd_cells = []
         keyspaces = [1000, 1_000_000]
         mem_targets = ["aot-main", "go-main"]
 
@@ -432,7 +456,8 @@ def main():
         start_names = [t for t in ("aot-main", "go-main", "ceiling", "aot-fwd") if t in targets]
         starts, start_cpu = b.start_times(start_names, args.starts)
         print("throughput...", flush=True)
-        results, rss = b.throughput(targets, cells, keyspaces, args.rounds, args.duration)
+        results, rss = b.throughput(targets, cells, keyspaces, args.rounds, args.duration, fwd_cells)
+        cells = cells + fwd_cells
         print("memory per key...", flush=True)
         mem = b.memory([t for t in mem_targets if t in targets], args.mem_keys, args.duration)
         scenarios = memory.MemoryBench(b, PROCS, rss_kb, free_port, args.quick).all() if args.memory else None

@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using AotKvs.Configuration;
+using AotKvs.Protocol;
+
+namespace AotKvs.Forwarding;
+
+/// <summary>
+/// Keep-alive connections to main, most recently used first. The caller holds one of the
+/// forwarder's connection permits around <see cref="SendAsync"/>, so open connections never
+/// exceed the bound: a new one is dialled only when every existing one is in use.
+/// </summary>
+internal sealed class UpstreamPool : IDisposable
+{
+    /// <summary>Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.</summary>
+    public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(50);
+
+    private readonly Func<CancellationToken, ValueTask<Socket>> _dial;
+    private readonly UpstreamConnection[] _idle;
+    private readonly Timer _sweeper;
+    private readonly BufferBudget _budget;
+    private int _idleCount;
+    private int _generation;
+
+    /// <summary><paramref name="dial"/> opens one connection to main; tests put a scripted main there.</summary>
+    public UpstreamPool(int maxConnections, Func<CancellationToken, ValueTask<Socket>> dial, BufferBudget budget)
+    {
+        _dial = dial;
+        _budget = budget;
+        _idle = new UpstreamConnection[maxConnections];
+        _sweeper = new Timer(static pool => ((UpstreamPool)pool!).CloseExpired(), this, IdleTimeout / 5, IdleTimeout / 5);
+    }
+
+    /// <summary>Opens a TCP connection to the forwarding target (its name resolved on every dial).</summary>
+    public static async ValueTask<Socket> DialAsync(ForwardingTarget target, CancellationToken cancel)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(target.Host, target.Port, cancel);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends one request and reads main's whole answer. A pooled connection that fails before
+    /// any answer byte arrived was most likely closed by main while idle (restarted, or its
+    /// idle timeout): the request goes once more on a fresh connection, never a third time.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<UpstreamAnswer> SendAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
+    {
+        if (TakeIdle() is { } pooled)
+        {
+            try
+            {
+                return Keep(pooled, await pooled.ExchangeAsync(request, isHead, cancel));
+            }
+            catch (Exception e) when (!pooled.ReceivedAny && e is SocketException or HttpIOException && !cancel.IsCancellationRequested)
+            {
+                pooled.Dispose(); // stale: try a fresh one below
+            }
+            catch
+            {
+                pooled.Dispose();
+                throw;
+            }
+        }
+
+        var generation = Volatile.Read(ref _generation);
+        var fresh = new UpstreamConnection(await _dial(cancel), generation, _budget);
+        try
+        {
+            return Keep(fresh, await fresh.ExchangeAsync(request, isHead, cancel));
+        }
+        catch
+        {
+            fresh.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// After a transport failure (main refused, vanished or dropped us) the idle connections
+    /// are suspect too: close them, and let none in use now come back to the pool.
+    /// </summary>
+    public void DropIdle()
+    {
+        lock (_idle)
+        {
+            _generation++;
+            CloseIdle(_idleCount);
+        }
+    }
+
+    private UpstreamAnswer Keep(UpstreamConnection connection, UpstreamAnswer answer)
+    {
+        if (answer.Head.Close)
+        {
+            connection.Dispose();
+            return answer;
+        }
+        lock (_idle)
+        {
+            if (connection.Generation == _generation && _idleCount < _idle.Length)
+            {
+                _idle[_idleCount++] = connection;
+                return answer;
+            }
+        }
+        connection.Dispose();
+        return answer;
+    }
+
+    private UpstreamConnection? TakeIdle()
+    {
+        var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_idle)
+        {
+            while (_idleCount > 0)
+            {
+                var connection = _idle[--_idleCount];
+                _idle[_idleCount] = null!;
+                if (connection.LastUsed > expired)
+                    return connection;
+                connection.Dispose();
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Closes idle connections older than <see cref="IdleTimeout"/> (the oldest are at the bottom).</summary>
+    private void CloseExpired()
+    {
+        var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        lock (_idle)
+        {
+            var old = 0;
+            while (old < _idleCount && _idle[old].LastUsed <= expired)
+                old++;
+            CloseIdle(old);
+        }
+    }
+
+    /// <summary>Closes the bottom <paramref name="count"/> idle connections; the lock is held.</summary>
+    private void CloseIdle(int count)
+    {
+        for (var i = 0; i < count; i++)
+            _idle[i].Dispose();
+        Array.Copy(_idle, count, _idle, 0, _idleCount - count);
+        Array.Clear(_idle, _idleCount - count, count);
+        _idleCount -= count;
+    }
+
+    public void Dispose()
+    {
+        _sweeper.Dispose();
+        lock (_idle)
+            CloseIdle(_idleCount);
+    }
+}
