@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks AotKvs against the baselines in one invocation on this machine.
 #
-#   scripts/bench.sh --quick      ~3 minutes: GET hit + PUT replace at 32 connections, 1k keys,
+#   scripts/bench.sh --quick      ~6 minutes: GET hit + PUT replace at 32 connections (forwarders
+#                                 also at 256), 1k keys, the short memory scenarios,
 #                                 2 rounds, start times, memory per key at 1M keys
 #   scripts/bench.sh              full: 5 scenarios x 1/32/256 connections x 1k/1M keys, 3 rounds
 #   scripts/bench.sh --help       every option of bench/run.py (rounds, duration, targets, ...)
