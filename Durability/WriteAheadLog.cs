@@ -17,6 +17,7 @@ internal sealed class WriteAheadLog : IDisposable
 {
     private const int BufferBytes = 64 * 1024;
     private const int LargestKeptBufferBytes = 4 * 1024 * 1024;
+    private const int StragglerYields = 8;
 
     private readonly DataDirectory _dir;
     private readonly DurabilitySettings _settings;
@@ -116,6 +117,8 @@ internal sealed class WriteAheadLog : IDisposable
                 else if (!stopping) // once stopping, no more waiting: write what is left, then end
                     _work.Wait();
                 _work.Reset();
+                if (!periodic && !stopping)
+                    GatherStragglers();
 
                 byte[] data;
                 int length;
@@ -171,6 +174,24 @@ internal sealed class WriteAheadLog : IDisposable
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             Fail(e, batch);
+        }
+    }
+
+    /// <summary>
+    /// Before an fsync, lets the writers already on their way append to this batch: the CPU
+    /// is yielded while the batch still grows (a few microseconds), so more changes share
+    /// each fsync instead of waiting for the next one.
+    /// </summary>
+    private void GatherStragglers()
+    {
+        var seen = Volatile.Read(ref _pendingLength);
+        for (var i = 0; i < StragglerYields; i++)
+        {
+            Thread.Yield();
+            var now = Volatile.Read(ref _pendingLength);
+            if (now == seen)
+                return;
+            seen = now;
         }
     }
 
