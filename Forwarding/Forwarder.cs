@@ -120,8 +120,7 @@ internal sealed class Forwarder : IDisposable
         catch (AnswerOverBudgetException)
         {
             // Main answered, but holding its answer would pass the budget: refused like a body over it.
-            context.Response.Headers.Connection = "close";
-            await Responses.Busy.WriteAsync(context.Response);
+            await Responses.BusyAndClose(context.Response).WriteAsync(context.Response);
             return;
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or SocketException)

@@ -39,11 +39,11 @@ internal readonly struct RequestBody : IDisposable
                 var result = await reader.ReadAsync();
                 var data = result.Buffer;
                 if (buffer.Array is null && !BudgetedBuffer.TryRent(budget, FirstSize(request, data.Length, result.IsCompleted), out buffer))
-                    return (default, Refuse(request));
+                    return (default, Responses.BusyAndClose(request.HttpContext.Response));
                 if (length + data.Length > buffer.Array!.Length && !buffer.TryGrow(GrownSize(request, length + data.Length), length))
                 {
                     buffer.Dispose();
-                    return (default, Refuse(request));
+                    return (default, Responses.BusyAndClose(request.HttpContext.Response));
                 }
                 data.CopyTo(buffer.Array.AsSpan(length));
                 length += (int)data.Length;
@@ -80,13 +80,6 @@ internal readonly struct RequestBody : IDisposable
     {
         var limit = request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize ?? int.MaxValue;
         return (int)Math.Min(Math.Max(needed, Math.Min(needed + needed / 2, limit)), int.MaxValue);
-    }
-
-    /// <summary>The budget is spent: answer 503 and close, so the rest of the body is never read.</summary>
-    private static JsonResponse Refuse(HttpRequest request)
-    {
-        request.HttpContext.Response.Headers.Connection = "close";
-        return Responses.Busy;
     }
 
     public void Dispose() => _buffer.Dispose();

@@ -30,6 +30,16 @@ internal static class Responses
     public static readonly JsonResponse Busy = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Server is busy");
     public static readonly JsonResponse HeadersTooLarge = JsonResponse.Error(StatusCodes.Status431RequestHeaderFieldsTooLarge, "Request headers are too large");
 
+    /// <summary>
+    /// The buffer budget is spent: 503 "Server is busy", and the connection is closed, so
+    /// the rest of a body is never read. For a request body and for main's answer alike.
+    /// </summary>
+    public static JsonResponse BusyAndClose(HttpResponse response)
+    {
+        response.Headers.Connection = "close";
+        return Busy;
+    }
+
     /// <summary>Methods the key endpoint answers, for the Allow header of a 405.</summary>
     public const string AllowedKeyMethods = "GET, HEAD, PUT, DELETE";
 
