@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -27,11 +26,9 @@ public enum MainFlaw
 /// real sockets through a real forwarder, can be shown to catch a main that breaks
 /// linearizability.
 /// </summary>
-public sealed class BrokenMain : IDisposable
+public sealed class BrokenMain : LoopbackServer
 {
     private static readonly TimeSpan Lag = TimeSpan.FromMilliseconds(30);
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, long> _store = [];
     private Dictionary<string, long> _copy = [];
     private readonly MainFlaw _flaw;
@@ -40,37 +37,22 @@ public sealed class BrokenMain : IDisposable
     public BrokenMain(MainFlaw flaw)
     {
         _flaw = flaw;
-        _listener.Start(512);
-        _ = Task.Run(AcceptLoopAsync);
+        Start();
         if (flaw == MainFlaw.ServesStaleReads)
             _ = Task.Run(RefreshCopyAsync);
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-    public string Address => $"127.0.0.1:{Port}";
-
     private async Task RefreshCopyAsync()
     {
-        while (!_stop.IsCancellationRequested)
+        while (!Stopping.IsCancellationRequested)
         {
             lock (_store) _copy = new Dictionary<string, long>(_store);
-            try { await Task.Delay(Lag, _stop.Token); }
+            try { await Task.Delay(Lag, Stopping); }
             catch (OperationCanceledException) { return; }
         }
     }
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
-            catch (Exception) { return; }
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
-
-    private async Task ServeAsync(TcpClient client)
+    protected override async Task ServeAsync(TcpClient client)
     {
         using var _ = client;
         try
@@ -78,9 +60,9 @@ public sealed class BrokenMain : IDisposable
             var stream = client.GetStream();
             var buffer = new byte[64 * 1024];
             var filled = 0;
-            while (!_stop.IsCancellationRequested)
+            while (!Stopping.IsCancellationRequested)
             {
-                var n = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                var n = await stream.ReadAsync(buffer.AsMemory(filled), Stopping);
                 if (n == 0) return;
                 filled += n;
                 var text = Encoding.Latin1.GetString(buffer, 0, filled);
@@ -99,7 +81,7 @@ public sealed class BrokenMain : IDisposable
                 if (_flaw == MainFlaw.AnswersOutOfPlace && Interlocked.Increment(ref _answers) % 3 == 0)
                     (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", Expected.Created) : ("HTTP/1.1 2OO OK", json);
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
-                    $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), _stop.Token);
+                    $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), Stopping);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
@@ -147,9 +129,4 @@ public sealed class BrokenMain : IDisposable
         });
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-    }
 }

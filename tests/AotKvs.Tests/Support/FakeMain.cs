@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -10,40 +9,25 @@ namespace AotKvs.Tests.Support;
 /// answers after <see cref="Delay"/> (or never, when null). It also counts the connections
 /// still open to it, to show a forwarder lets go of the ones it gave up on.
 /// </summary>
-public sealed class FakeMain : IDisposable
+public sealed class FakeMain : LoopbackServer
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private int _open;
 
     public FakeMain(TimeSpan? delay)
     {
         Delay = delay;
-        _listener.Start(512);
-        _ = Task.Run(AcceptLoopAsync);
+        Start();
     }
 
     public TimeSpan? Delay { get; set; }
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-    public string Address => $"127.0.0.1:{Port}";
     public int OpenConnections => Volatile.Read(ref _open);
 
     /// <summary>Each request as received: request line and headers.</summary>
     public ConcurrentQueue<string> Heads { get; } = new();
 
-    private async Task AcceptLoopAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            TcpClient client;
-            try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
-            catch (Exception) { return; }
-            Interlocked.Increment(ref _open);
-            _ = Task.Run(() => ServeAsync(client));
-        }
-    }
+    protected override void Accepted() => Interlocked.Increment(ref _open);
 
-    private async Task ServeAsync(TcpClient client)
+    protected override async Task ServeAsync(TcpClient client)
     {
         using var _ = client;
         try
@@ -51,9 +35,9 @@ public sealed class FakeMain : IDisposable
             var stream = client.GetStream();
             var buffer = new byte[256 * 1024];
             var filled = 0;
-            while (!_stop.IsCancellationRequested)
+            while (!Stopping.IsCancellationRequested)
             {
-                var n = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                var n = await stream.ReadAsync(buffer.AsMemory(filled), Stopping);
                 if (n == 0) return; // the forwarder closed its side
                 filled += n;
                 var text = Encoding.Latin1.GetString(buffer, 0, filled);
@@ -71,11 +55,11 @@ public sealed class FakeMain : IDisposable
                 if (Delay is not { } delay)
                 {
                     // Silent: keep reading, so a close from the forwarder is seen at once.
-                    while (await stream.ReadAsync(buffer, _stop.Token) > 0) { }
+                    while (await stream.ReadAsync(buffer, Stopping) > 0) { }
                     return;
                 }
-                await Task.Delay(delay, _stop.Token);
-                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"result\":\"deleted\"}\n"u8.ToArray(), _stop.Token);
+                await Task.Delay(delay, Stopping);
+                await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"result\":\"deleted\"}\n"u8.ToArray(), Stopping);
             }
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
@@ -85,9 +69,4 @@ public sealed class FakeMain : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _stop.Cancel();
-        _listener.Stop();
-    }
 }

@@ -469,10 +469,8 @@ public sealed class ForwarderTests : IDisposable
     /// A main on a loopback port that reads each request (head and Content-Length body),
     /// records it and answers as the script says, on as many keep-alive connections as it is given.
     /// </summary>
-    private sealed class ScriptedMain : IDisposable
+    private sealed class ScriptedMain : LoopbackServer
     {
-        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
         private readonly Func<SentRequest, CancellationToken, Task<Reply>> _script;
         private readonly List<SentRequest> _seen = [];
         private int _closed;
@@ -480,11 +478,8 @@ public sealed class ForwarderTests : IDisposable
         public ScriptedMain(Func<SentRequest, CancellationToken, Task<Reply>> script)
         {
             _script = script;
-            _listener.Start();
-            _ = Task.Run(AcceptAsync);
+            Start();
         }
-
-        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
         public IReadOnlyList<SentRequest> Seen
         {
@@ -494,18 +489,7 @@ public sealed class ForwarderTests : IDisposable
         /// <summary>Connections that ended (either side closed).</summary>
         public int Closed => Volatile.Read(ref _closed);
 
-        private async Task AcceptAsync()
-        {
-            while (!_stop.IsCancellationRequested)
-            {
-                TcpClient client;
-                try { client = await _listener.AcceptTcpClientAsync(_stop.Token); }
-                catch (Exception) { return; }
-                _ = Task.Run(() => ServeAsync(client));
-            }
-        }
-
-        private async Task ServeAsync(TcpClient client)
+        protected override async Task ServeAsync(TcpClient client)
         {
             using var _ = client;
             try
@@ -522,7 +506,7 @@ public sealed class ForwarderTests : IDisposable
                         .Select(l => int.Parse(l[15..].Trim())).FirstOrDefault();
                     if (end < 0 || filled < end + 4 + length)
                     {
-                        var n = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                        var n = await stream.ReadAsync(buffer.AsMemory(filled), Stopping);
                         if (n == 0)
                             return; // the forwarder closed its side
                         filled += n;
@@ -533,9 +517,9 @@ public sealed class ForwarderTests : IDisposable
                     buffer.AsSpan(end + 4 + length, filled - end - 4 - length).CopyTo(buffer);
                     filled -= end + 4 + length;
 
-                    var reply = await _script(request, _stop.Token);
+                    var reply = await _script(request, Stopping);
                     if (reply.Text is not null)
-                        await stream.WriteAsync(Encoding.UTF8.GetBytes(reply.Text), _stop.Token);
+                        await stream.WriteAsync(Encoding.UTF8.GetBytes(reply.Text), Stopping);
                     if (reply.Close)
                         return;
                 }
@@ -547,10 +531,5 @@ public sealed class ForwarderTests : IDisposable
             }
         }
 
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _listener.Stop();
-        }
     }
 }
