@@ -46,7 +46,7 @@ internal static class HostSetup
             sockets.Backlog = ListenBacklog;
             // A forwarder's handler only waits on sockets, never on CPU work or locks: run it
             // on the socket thread that read the request instead of hopping to the thread
-            // pool twice per request (0.65x -> ~0.9x nginx's proxy_pass, bench/profile-forwarder.sh).
+            // pool twice per request (0.65x -> ~0.9x nginx's proxy_pass, bench/profile.sh --forwarder).
             sockets.UnsafePreferInlineScheduling = options.IsForwarding;
         });
         builder.WebHost.ConfigureKestrel(kestrel =>
