@@ -23,6 +23,10 @@ internal static class Settings
         "--upstream-connections", "KVS_UPSTREAM_CONNECTIONS", "connections", 256, 1, 100_000,
         "connections a forwarder opens to main at most; more requests wait for one within the forward bound");
 
+    public static readonly NumberSetting UpstreamPipeline = new(
+        "--upstream-pipeline", "KVS_UPSTREAM_PIPELINE", "requests", 32, 1, 1024,
+        "requests a forwarder sends to main in one write at most when they arrive together (HTTP/1.1 pipelining); 1: one request per connection at a time");
+
     public static readonly NumberSetting ReadyProbeMs = new(
         "--ready-probe-ms", "KVS_READY_PROBE_MS", "milliseconds", 1000, 10, 3_600_000,
         "how often a forwarder probes main's /readyz");
@@ -126,7 +130,7 @@ internal static class Settings
         "with a data dir: the log is compacted once it is this long and longer than the last snapshot");
 
     public static readonly Setting[] All =
-        [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, ReadyProbeMs,
+        [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, UpstreamPipeline, ReadyProbeMs,
          Store, StorePrefix, StoreTimeoutMs, StoreConnections, StoreCaFile, StoreCertFile, StoreKeyFile, StoreUser, StorePasswordFile,
          MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog,
          DataDir, Sync, SyncIntervalMs, CompactMinBytes];

@@ -22,6 +22,7 @@ internal sealed class Forwarder : IDisposable
     private readonly RequestHead _head;
     private readonly DeadlinePool _deadlines;
     private readonly UpstreamPool _pool;
+    private readonly UpstreamPipeline _pipeline;
     private readonly BufferBudget _budget;
 
     // One permit per connection to main: a request to main holds one from before it is
@@ -36,7 +37,7 @@ internal sealed class Forwarder : IDisposable
     /// <paramref name="dial"/> opens one connection to main; tests put a scripted main
     /// there. By default, a TCP connection to <paramref name="target"/>.
     /// </summary>
-    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, UpstreamReport report, Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null)
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, int maxBatch, UpstreamReport report, Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null)
     {
         _budget = budget ?? BufferBudget.Unlimited;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
@@ -45,6 +46,7 @@ internal sealed class Forwarder : IDisposable
         _head = new RequestHead(target.Display, _via);
         _deadlines = new DeadlinePool(timeout);
         _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
+        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections);
     }
 
     /// <summary>
@@ -52,6 +54,10 @@ internal sealed class Forwarder : IDisposable
     /// default 32 KiB in all; 512 bytes of it are left for Host, Content-Length and the names.
     /// </summary>
     private const int NextHopHeaderBudget = 32 * 1024 - 512;
+
+    /// <summary>Lanes of pipelined batches in flight at once (never more than the connections allowed).</summary>
+    private static int PipelineLanes(int maxConnections) =>
+        Math.Min(maxConnections, int.TryParse(Environment.GetEnvironmentVariable("KVS_EXP_LANES"), out var lanes) ? lanes : 4);
 
     public ForwardingTarget Target => _target;
 
@@ -90,32 +96,36 @@ internal sealed class Forwarder : IDisposable
             }
 
             var request = _head.Write(method, pathAndQuery, via, hasBody ? contentType : null, hasBody ? body.Memory : (ReadOnlyMemory<byte>?)null, out var length);
-            try
-            {
-                await SendAsync(context, request.AsMemory(0, length));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(request);
-            }
+            await SendAsync(context, request, length);
         }
     }
 
+    /// <summary>Sends <paramref name="request"/> (a buffer rented from the shared pool, now ours) and relays main's answer.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one heap object less per request
-    private async ValueTask SendAsync(HttpContext context, ReadOnlyMemory<byte> request)
+    private async ValueTask SendAsync(HttpContext context, byte[] request, int length)
     {
         var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
         var deadline = _deadlines.Rent();
-        // A client that leaves ends the work it caused: the request to main is cancelled
+        var pipelined = _pipeline.TryEnter(request, length, isHead, out var sendsNow);
+        // A client that leaves ends the work it caused: a lone request to main is cancelled
         // (its connection closed) instead of holding a connection to main until the deadline.
-        var clientGone = context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline);
+        // A pipelined one runs its course: cutting it would cut the requests behind it.
+        var clientGone = pipelined is null ? context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline) : default;
         UpstreamAnswer answer;
         var holdsConnection = false;
         var started = Stopwatch.GetTimestamp();
         try
         {
-            holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
-            answer = await _pool.SendAsync(request, isHead, deadline.Token);
+            if (pipelined is not null)
+            {
+                holdsConnection = true;
+                answer = await _pipeline.ExchangeAsync(pipelined, sendsNow, deadline.Token);
+            }
+            else
+            {
+                holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
+                answer = await _pool.SendAsync(request.AsMemory(0, length), isHead, deadline.Token);
+            }
         }
         catch (AnswerOverBudgetException)
         {
@@ -134,7 +144,7 @@ internal sealed class Forwarder : IDisposable
                 // a burst of new connections to a main that is already behind.
                 _report.TimedOutWhileMainAnswers(e);
             }
-            else if (holdsConnection)
+            else if (holdsConnection && e is not NoConnectionFreeException)
             {
                 _report.Failed(e);
                 _pool.DropIdle();
@@ -148,8 +158,18 @@ internal sealed class Forwarder : IDisposable
         }
         finally
         {
-            if (holdsConnection)
-                _connections.Release();
+            if (pipelined is not null)
+            {
+                // One that gave up may still be in a batch about to be sent: the batch returns its buffer.
+                if (!pipelined.HasGivenUp)
+                    pipelined.ReleaseBuffer();
+            }
+            else
+            {
+                ArrayPool<byte>.Shared.Return(request);
+                if (holdsConnection)
+                    _connections.Release();
+            }
             // Unregistered (waiting out a callback already running) before the source is
             // reused, so a late abort can never cancel another request's deadline.
             clientGone.Dispose();

@@ -11,7 +11,7 @@ internal static class ForwardingEndpoints
     {
         var services = builder.Services;
         services.AddSingleton<UpstreamReport>();
-        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, provider.GetRequiredService<UpstreamReport>(), budget: provider.GetRequiredService<BufferBudget>()));
+        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, provider.GetRequiredService<UpstreamReport>(), budget: provider.GetRequiredService<BufferBudget>()));
         services.AddHostedService(provider => new UpstreamProbe(target, options, provider.GetRequiredService<Readiness>()));
         return builder;
     }

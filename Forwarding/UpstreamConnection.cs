@@ -9,9 +9,10 @@ namespace AotKvs.Forwarding;
 internal readonly record struct UpstreamAnswer(AnswerHead Head, AnswerBody Body);
 
 /// <summary>
-/// One keep-alive HTTP/1.1 connection to main: sends a request and reads the whole answer
-/// (interim 1xx heads skipped, Content-Length or chunked body, or to the end for neither).
-/// Not thread-safe: one request at a time, which the pool guarantees.
+/// One keep-alive HTTP/1.1 connection to main: sends a request (or a pipelined batch) and
+/// reads whole answers in order (interim 1xx heads skipped, Content-Length or chunked body,
+/// or to the end for neither). Not thread-safe: one caller at a time, which the pool and
+/// the pipeline's turns guarantee.
 /// </summary>
 /// <remarks>
 /// The async methods on the per-request path use pooled state machines: each would otherwise
@@ -34,17 +35,36 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     /// <summary>True once an answer has been read on it: a failure before any answer byte may then be a stale connection.</summary>
     public bool Reused { get; private set; }
 
-    /// <summary>Whether any byte of the current answer has arrived.</summary>
+    /// <summary>Whether any answer byte has arrived since the last send.</summary>
     public bool ReceivedAny { get; private set; }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> ExchangeAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
     {
+        await SendAsync(request, cancel);
+        return await ReadAnswerAsync(isHead, isLast: true, cancel);
+    }
+
+    /// <summary>
+    /// Sends one request, or several back to back (a pipelined batch, answered in order).
+    /// Bytes left from an earlier exchange are dropped: none are expected.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> requests, CancellationToken cancel)
+    {
         ReceivedAny = false;
         _start = _end = 0;
-        for (var sent = 0; sent < request.Length;)
-            sent += await socket.SendAsync(request[sent..], SocketFlags.None, cancel);
+        for (var sent = 0; sent < requests.Length;)
+            sent += await socket.SendAsync(requests[sent..], SocketFlags.None, cancel);
+    }
 
+    /// <summary>
+    /// Reads the next whole answer. <paramref name="isLast"/>: no further answer is expected,
+    /// so any byte beyond this one means the framing is not to be trusted again.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<UpstreamAnswer> ReadAnswerAsync(bool isHead, bool isLast, CancellationToken cancel)
+    {
         AnswerHead head;
         while (true)
         {
@@ -69,8 +89,8 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             head.Close = true;
         }
 
-        // Bytes beyond the answer were never asked for: this connection's framing is not to be trusted again.
-        if (_end > _start)
+        // Bytes beyond the last answer were never asked for: this connection's framing is not to be trusted again.
+        if (isLast && _end > _start)
             head.Close = true;
         Reused = true;
         LastUsed = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -73,8 +73,7 @@ internal sealed class UpstreamPool : IDisposable
             }
         }
 
-        var generation = Volatile.Read(ref _generation);
-        var fresh = new UpstreamConnection(await _dial(cancel), generation, _budget);
+        var fresh = await OpenAsync(cancel);
         try
         {
             return Keep(fresh, await fresh.ExchangeAsync(request, isHead, cancel));
@@ -101,24 +100,36 @@ internal sealed class UpstreamPool : IDisposable
 
     private UpstreamAnswer Keep(UpstreamConnection connection, UpstreamAnswer answer)
     {
-        if (answer.Head.Close)
-        {
-            connection.Dispose();
-            return answer;
-        }
-        lock (_idle)
-        {
-            if (connection.Generation == _generation && _idleCount < _idle.Length)
-            {
-                _idle[_idleCount++] = connection;
-                return answer;
-            }
-        }
-        connection.Dispose();
+        Return(connection, answer.Head.Close);
         return answer;
     }
 
-    private UpstreamConnection? TakeIdle()
+    /// <summary>A connection whose last answer was read whole goes back to the pool, unless it is to be closed.</summary>
+    public void Return(UpstreamConnection connection, bool close)
+    {
+        if (!close)
+        {
+            lock (_idle)
+            {
+                if (connection.Generation == _generation && _idleCount < _idle.Length)
+                {
+                    _idle[_idleCount++] = connection;
+                    return;
+                }
+            }
+        }
+        connection.Dispose();
+    }
+
+    /// <summary>A new connection to main, of the pool's current generation.</summary>
+    public async ValueTask<UpstreamConnection> OpenAsync(CancellationToken cancel)
+    {
+        var generation = Volatile.Read(ref _generation);
+        return new UpstreamConnection(await _dial(cancel), generation, _budget);
+    }
+
+    /// <summary>The most recently used idle connection that is not too old, if any.</summary>
+    public UpstreamConnection? TakeIdle()
     {
         var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
         lock (_idle)

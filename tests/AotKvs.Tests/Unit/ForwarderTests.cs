@@ -47,7 +47,7 @@ public sealed class ForwarderTests : IDisposable
             ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
         }).Build());
         var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness, new BufferBudget(long.MaxValue));
-        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, new UpstreamReport(_readiness, metrics), DialAsync);
+        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync);
     }
 
     /// <summary>Every connection the forwarder opens goes to the scripted main, or fails as told.</summary>

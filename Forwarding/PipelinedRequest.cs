@@ -1,0 +1,99 @@
+using System.Buffers;
+using System.Threading.Tasks.Sources;
+
+namespace AotKvs.Forwarding;
+
+/// <summary>What a pipelined request is told to do when its turn comes.</summary>
+internal enum PipelineTurn
+{
+    /// <summary>First of its batch: get a connection and send the whole batch.</summary>
+    Send,
+
+    /// <summary>The answers before its own have been read: read its own next.</summary>
+    Read,
+}
+
+/// <summary>
+/// One forwarded request in a <see cref="PipelineBatch"/>. It waits for its turn (see
+/// <see cref="PipelineTurn"/>) until its own deadline; a failure of the batch before its
+/// answer is handed to it as an exception instead.
+/// </summary>
+/// <remarks>
+/// Turns are handed on inline (continuations run synchronously), like the socket completion
+/// that caused them: a thread hop per request would cost more than the batching saves.
+/// </remarks>
+internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
+{
+    private const int Waiting = 0, Signalled = 1, GaveUp = 2;
+
+    private ManualResetValueTaskSourceCore<PipelineTurn> _turn;
+    private int _state;
+    private CancellationTokenRegistration _deadline;
+    private byte[]? _buffer;
+
+    /// <summary>Takes over <paramref name="buffer"/> (rented from the shared pool), returned once sent.</summary>
+    public PipelinedRequest(byte[] buffer, int length, bool isHead)
+    {
+        _buffer = buffer;
+        Length = length;
+        IsHead = isHead;
+    }
+
+    public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(0, Length);
+    public int Length { get; }
+    public bool IsHead { get; }
+
+    /// <summary>The batch it is in, and its place among the batch's answers.</summary>
+    public PipelineBatch Batch { get; set; } = null!;
+    public int Index { get; set; }
+
+    /// <summary>Its deadline passed before its turn came: its answer, if main sends one, has nobody to read it.</summary>
+    public bool HasGivenUp => Volatile.Read(ref _state) == GaveUp;
+
+    /// <summary>Waits for the turn; at <paramref name="deadline"/>, gives up with <see cref="OperationCanceledException"/>.</summary>
+    public ValueTask<PipelineTurn> WaitAsync(CancellationToken deadline)
+    {
+        _deadline = deadline.UnsafeRegister(static request => ((PipelinedRequest)request!).GiveUp(), this);
+        return new ValueTask<PipelineTurn>(this, _turn.Version);
+    }
+
+    /// <summary>Hands the turn over; false when the request has given up (or was already told).</summary>
+    public bool TrySignal(PipelineTurn turn)
+    {
+        if (Interlocked.CompareExchange(ref _state, Signalled, Waiting) != Waiting)
+            return false;
+        _turn.SetResult(turn);
+        return true;
+    }
+
+    /// <summary>The batch failed before this request's answer: it fails the same way.</summary>
+    public void Fail(Exception failure)
+    {
+        if (Interlocked.CompareExchange(ref _state, Signalled, Waiting) == Waiting)
+            _turn.SetException(failure);
+    }
+
+    private void GiveUp()
+    {
+        if (Interlocked.CompareExchange(ref _state, GaveUp, Waiting) == Waiting)
+            _turn.SetException(new OperationCanceledException("no turn on a pipelined connection to main within the bound"));
+    }
+
+    /// <summary>The bytes are on their way (or never will be): the buffer goes back to the pool.</summary>
+    public void ReleaseBuffer()
+    {
+        if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
+            ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    public PipelineTurn GetResult(short token)
+    {
+        _deadline.Dispose();
+        return _turn.GetResult(token);
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _turn.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _turn.OnCompleted(continuation, state, token, flags);
+}
