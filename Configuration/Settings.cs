@@ -24,7 +24,7 @@ internal static class Settings
         "connections a forwarder opens to main at most; more requests wait for one within the forward bound");
 
     public static readonly NumberSetting UpstreamPipeline = new(
-        "--upstream-pipeline", "KVS_UPSTREAM_PIPELINE", "requests", 32, 1, 1024,
+        "--upstream-pipeline", "KVS_UPSTREAM_PIPELINE", "requests", 64, 1, 1024,
         "requests a forwarder sends to main in one write at most when they arrive together (HTTP/1.1 pipelining); 1: one request per connection at a time");
 
     public static readonly NumberSetting ReadyProbeMs = new(

@@ -36,8 +36,10 @@ internal sealed class Forwarder : IDisposable
     /// <summary>
     /// <paramref name="dial"/> opens one connection to main; tests put a scripted main
     /// there. By default, a TCP connection to <paramref name="target"/>.
+    /// <paramref name="pipelineTiming"/>: tests widen or shorten the pipeline's windows.
     /// </summary>
-    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, int maxBatch, UpstreamReport report, Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null)
+    public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, int maxBatch, UpstreamReport report,
+        Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null, UpstreamPipeline.Timing? pipelineTiming = null)
     {
         _budget = budget ?? BufferBudget.Unlimited;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
@@ -46,7 +48,7 @@ internal sealed class Forwarder : IDisposable
         _head = new RequestHead(target.Display, _via);
         _deadlines = new DeadlinePool(timeout);
         _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
-        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections);
+        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, pipelineTiming);
     }
 
     /// <summary>
@@ -55,9 +57,12 @@ internal sealed class Forwarder : IDisposable
     /// </summary>
     private const int NextHopHeaderBudget = 32 * 1024 - 512;
 
-    /// <summary>Lanes of pipelined batches in flight at once (never more than the connections allowed).</summary>
-    private static int PipelineLanes(int maxConnections) =>
-        Math.Min(maxConnections, int.TryParse(Environment.GetEnvironmentVariable("KVS_EXP_LANES"), out var lanes) ? lanes : 4);
+    /// <summary>
+    /// Pipelined batches in flight at once, never more than the connections allowed. Chosen by
+    /// measurement (docs/operations.md): 2 lanes gave bigger batches but a longer latency tail
+    /// at 256 clients, 8 smaller batches and less throughput at 32.
+    /// </summary>
+    private static int PipelineLanes(int maxConnections) => Math.Min(maxConnections, 4);
 
     public ForwardingTarget Target => _target;
 
@@ -106,11 +111,14 @@ internal sealed class Forwarder : IDisposable
     {
         var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
         var deadline = _deadlines.Rent();
-        var pipelined = _pipeline.TryEnter(request, length, isHead, out var sendsNow);
-        // A client that leaves ends the work it caused: a lone request to main is cancelled
-        // (its connection closed) instead of holding a connection to main until the deadline.
-        // A pipelined one runs its course: cutting it would cut the requests behind it.
-        var clientGone = pipelined is null ? context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline) : default;
+        var pipelined = _pipeline.TryEnter(request, length, isHead, deadline, out var sendsNow);
+        // A client that leaves ends the work it caused: its request to main is cancelled (its
+        // connection closed) instead of holding a connection to main until the deadline. A
+        // pipelined one with requests behind it in its batch runs its course instead: cutting
+        // it would cut them too.
+        var clientGone = pipelined is null
+            ? context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline)
+            : context.RequestAborted.UnsafeRegister(static request => ((PipelinedRequest)request!).OnClientLeft(), pipelined);
         UpstreamAnswer answer;
         var holdsConnection = false;
         var started = Stopwatch.GetTimestamp();

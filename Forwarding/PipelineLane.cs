@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AotKvs.Forwarding;
 
 /// <summary>
@@ -6,7 +8,10 @@ namespace AotKvs.Forwarding;
 internal sealed class PipelineBatch(PipelineLane lane)
 {
     public PipelineLane Lane { get; } = lane;
-    public List<PipelinedRequest> Members { get; } = new(8);
+    public List<PipelinedRequest> Members { get; } = new(4);
+
+    /// <summary>Its members are fixed and its bytes on their way to main (or about to be).</summary>
+    public bool IsSent { get; set; }
 
     /// <summary>The connection the batch was sent on, until its last answer is read or it fails.</summary>
     public UpstreamConnection? Connection { get; set; }
@@ -52,6 +57,8 @@ internal sealed class PipelineBatch(PipelineLane lane)
     /// <summary>The members from <paramref name="first"/> on that still wait, as a new batch on the same lane.</summary>
     public PipelineBatch Rest(int first)
     {
+        if (first == 0 && !Members.Exists(static member => member.HasGivenUp))
+            return this;
         var rest = new PipelineBatch(Lane);
         for (var i = first; i < Members.Count; i++)
         {
@@ -68,10 +75,11 @@ internal sealed class PipelineBatch(PipelineLane lane)
 /// One lane of pipelined requests to main: at most one batch in flight, and the requests that
 /// arrive meanwhile gather in the next batch, sent in one write when the one in flight is done.
 /// </summary>
-internal sealed class PipelineLane(int maxBatch)
+internal sealed class PipelineLane(int maxBatch, long maxAge)
 {
     private readonly Lock _gate = new();
     private bool _busy;
+    private long _busySince;
     private PipelineBatch? _next;
 
     /// <summary>Nothing in flight: a request joining now is sent at once.</summary>
@@ -83,7 +91,8 @@ internal sealed class PipelineLane(int maxBatch)
     /// <summary>
     /// True: the lane was idle and <paramref name="request"/> is now a batch of its own, to be
     /// sent by the caller. False: it joined the next batch and waits for its turn. Null: the
-    /// next batch is full.
+    /// next batch is full, or the batch in flight has been out longer than main takes when
+    /// it is quick, so whoever joins would wait on a slow answer.
     /// </summary>
     public bool? TryJoin(PipelinedRequest request)
     {
@@ -92,11 +101,12 @@ internal sealed class PipelineLane(int maxBatch)
             if (!_busy)
             {
                 _busy = true;
+                _busySince = Stopwatch.GetTimestamp();
                 new PipelineBatch(this).Add(request);
                 return true;
             }
             _next ??= new PipelineBatch(this);
-            if (_next.Members.Count >= maxBatch)
+            if (_next.Members.Count >= maxBatch || Stopwatch.GetTimestamp() - _busySince > maxAge)
                 return null;
             _next.Add(request);
             return false;
@@ -121,6 +131,7 @@ internal sealed class PipelineLane(int maxBatch)
                     _busy = false;
                     return;
                 }
+                _busySince = Stopwatch.GetTimestamp();
             }
             if (next.Rest(0).Start())
                 return;

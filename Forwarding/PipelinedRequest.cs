@@ -31,9 +31,15 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
     private CancellationTokenRegistration _deadline;
     private byte[]? _buffer;
 
-    /// <summary>Takes over <paramref name="buffer"/> (rented from the shared pool), returned once sent.</summary>
-    public PipelinedRequest(byte[] buffer, int length, bool isHead)
+    private readonly CancellationTokenSource _deadlineSource;
+
+    /// <summary>
+    /// Takes over <paramref name="buffer"/> (rented from the shared pool), returned once sent.
+    /// <paramref name="deadline"/> ends the wait, and is what a client that leaves cancels.
+    /// </summary>
+    public PipelinedRequest(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline)
     {
+        _deadlineSource = deadline;
         _buffer = buffer;
         Length = length;
         IsHead = isHead;
@@ -57,14 +63,34 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
         return new ValueTask<PipelineTurn>(this, _turn.Version);
     }
 
-    /// <summary>Hands the turn over; false when the request has given up (or was already told).</summary>
+    /// <summary>
+    /// Hands the turn over; false when the request has given up (or was already told).
+    /// The turn runs inline, so a batch whose answers are all in hand is read as a chain of
+    /// nested calls; past <see cref="MaxInlineDepth"/> of them the turn goes to the thread
+    /// pool instead, which bounds the stack whatever the batch size.
+    /// </summary>
     public bool TrySignal(PipelineTurn turn)
     {
         if (Interlocked.CompareExchange(ref _state, Signalled, Waiting) != Waiting)
             return false;
-        _turn.SetResult(turn);
+        if (t_depth >= MaxInlineDepth)
+            _turn.RunContinuationsAsynchronously = true;
+        t_depth++;
+        try
+        {
+            _turn.SetResult(turn);
+        }
+        finally
+        {
+            t_depth--;
+        }
         return true;
     }
+
+    private const int MaxInlineDepth = 16;
+
+    [ThreadStatic]
+    private static int t_depth;
 
     /// <summary>The batch failed before this request's answer: it fails the same way.</summary>
     public void Fail(Exception failure)
@@ -73,10 +99,33 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
             _turn.SetException(failure);
     }
 
+    /// <summary>
+    /// Waiting to be sent, it never got a connection: counted like a request that found every
+    /// connection busy. Sent, its answer did not come in time: a timeout.
+    /// </summary>
     private void GiveUp()
     {
+        var sent = Batch.IsSent;
         if (Interlocked.CompareExchange(ref _state, GaveUp, Waiting) == Waiting)
-            _turn.SetException(new OperationCanceledException("no turn on a pipelined connection to main within the bound"));
+            _turn.SetException(sent
+                ? new OperationCanceledException("main's answer to a pipelined request did not come within the bound")
+                : new NoConnectionFreeException(null));
+    }
+
+    /// <summary>Its client left before the answer.</summary>
+    public bool ClientLeft { get; private set; }
+
+    /// <summary>
+    /// Its client left: the request is cut short (its deadline cancelled) only
+    /// when that cuts nothing else, that is, it is not yet sent or nothing follows it in its
+    /// batch. Otherwise it runs its course within the bound and its answer is dropped.
+    /// </summary>
+    public void OnClientLeft()
+    {
+        ClientLeft = true;
+        var batch = Batch;
+        if (!batch.IsSent || Index == batch.Members.Count - 1)
+            _deadlineSource.Cancel();
     }
 
     /// <summary>The bytes are on their way (or never will be): the buffer goes back to the pool.</summary>

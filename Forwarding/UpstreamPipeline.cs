@@ -27,28 +27,45 @@ internal sealed class UpstreamPipeline
     /// <summary>Requests larger than this (a big PUT body) go alone: no copy, and no one waits behind them.</summary>
     public const int MaxRequestBytes = 16 * 1024;
 
-    /// <summary>Answers further apart than this, in a row, mean main is slow per request.</summary>
+    /// <summary>Answers further apart than this mean main is slow per request (when quick, it takes a few µs).</summary>
     private static readonly long SlowAnswerGap = Stopwatch.Frequency / 2000; // 500 µs
 
-    private const int SlowGapsBeforePause = 16;
-    private static readonly long Pause = Stopwatch.Frequency * 10;
+    /// <summary>
+    /// <paramref name="JoinWindow"/>: a request joins the next batch only while the one in
+    /// flight is younger than this; a quick main on a busy CPU answers well within it, a slow
+    /// one does not. <paramref name="Pause"/>: how long requests go one per connection once
+    /// main has shown itself slow.
+    /// </summary>
+    public sealed record Timing(TimeSpan JoinWindow, TimeSpan Pause)
+    {
+        public static readonly Timing Default = new(TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>A slow gap scores this much, a quick one takes 1 off; pipelining pauses at <see cref="PauseScore"/>.</summary>
+    private const int SlowGapScore = 4, PauseScore = 16;
+
+    private readonly long _pause;
 
     private readonly PipelineLane[] _lanes;
     private readonly UpstreamPool _pool;
     private readonly SemaphoreSlim _permits;
     private int _nextLane;
-    private int _slowGaps;
+    private int _slowScore;
     private long _pausedUntil;
 
     /// <param name="lanes">Batches in flight at once; 0 turns pipelining off.</param>
     /// <param name="maxBatch">Requests in one batch at most.</param>
     /// <param name="pool">Where a batch gets its connection to main, and returns it.</param>
     /// <param name="permits">The forwarder's connection permits: a batch in flight holds one.</param>
-    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits)
+    /// <param name="timing">Instead of <see cref="Timing.Default"/>.</param>
+    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, Timing? timing = null)
     {
+        timing ??= Timing.Default;
+        var window = (long)(timing.JoinWindow.TotalSeconds * Stopwatch.Frequency);
+        _pause = (long)(timing.Pause.TotalSeconds * Stopwatch.Frequency);
         _lanes = new PipelineLane[maxBatch > 1 ? lanes : 0];
         for (var i = 0; i < _lanes.Length; i++)
-            _lanes[i] = new PipelineLane(maxBatch);
+            _lanes[i] = new PipelineLane(maxBatch, window);
         _pool = pool;
         _permits = permits;
     }
@@ -58,12 +75,12 @@ internal sealed class UpstreamPipeline
     /// lane; null when it goes alone instead: pipelining off or paused, the request large, or the lane full.
     /// <paramref name="sendsNow"/>: the lane was idle and the caller sends at once.
     /// </summary>
-    public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, out bool sendsNow)
+    public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline, out bool sendsNow)
     {
         sendsNow = false;
         if (_lanes.Length == 0 || length > MaxRequestBytes || Stopwatch.GetTimestamp() < Volatile.Read(ref _pausedUntil))
             return null;
-        var request = new PipelinedRequest(buffer, length, isHead);
+        var request = new PipelinedRequest(buffer, length, isHead, deadline);
         if (Choose().TryJoin(request) is not { } joined)
             return null;
         sendsNow = joined;
@@ -90,14 +107,25 @@ internal sealed class UpstreamPipeline
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> ExchangeAsync(PipelinedRequest request, bool sendsNow, CancellationToken deadline)
     {
-        if (sendsNow || await request.WaitAsync(deadline) == PipelineTurn.Send)
-            await SendAsync(request.Batch.Rest(0), deadline);
-        return await ReadAsync(request, deadline);
+        try
+        {
+            if (sendsNow || await request.WaitAsync(deadline) == PipelineTurn.Send)
+                await SendAsync(request.Batch.Rest(0), deadline);
+            return await ReadAsync(request, deadline);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !request.ClientLeft)
+        {
+            // A request that ran out of time in a batch says main is slow: requests go one per connection for a while.
+            PauseFor(Stopwatch.GetTimestamp());
+            throw;
+        }
     }
 
     /// <summary>The caller is the batch's first member: a connection, then the whole batch in one write.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(PipelineBatch batch, CancellationToken deadline)
     {
+        batch.IsSent = true;
         try
         {
             if (!_permits.Wait(0))
@@ -146,6 +174,7 @@ internal sealed class UpstreamPipeline
     }
 
     /// <summary>The caller's turn: its own answer, then the connection goes to the next member.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<UpstreamAnswer> ReadAsync(PipelinedRequest request, CancellationToken deadline)
     {
         var batch = request.Batch;
@@ -260,20 +289,23 @@ internal sealed class UpstreamPipeline
         {
             if (now - batch.LastAnswerAt > SlowAnswerGap)
             {
-                if (Interlocked.Increment(ref _slowGaps) >= SlowGapsBeforePause)
-                {
-                    Volatile.Write(ref _pausedUntil, now + Pause);
-                    Volatile.Write(ref _slowGaps, 0);
-                }
+                if (Interlocked.Add(ref _slowScore, SlowGapScore) >= PauseScore)
+                    PauseFor(now);
             }
-            else if (Volatile.Read(ref _slowGaps) > 0)
+            else if (Volatile.Read(ref _slowScore) > 0)
             {
-                Interlocked.Decrement(ref _slowGaps);
+                Interlocked.Decrement(ref _slowScore);
             }
         }
         batch.LastAnswerAt = now;
     }
+
+    private void PauseFor(long now)
+    {
+        Volatile.Write(ref _pausedUntil, now + _pause);
+        Volatile.Write(ref _slowScore, 0);
+    }
 }
 
 /// <summary>No connection to main came free within the bound.</summary>
-internal sealed class NoConnectionFreeException(Exception inner) : OperationCanceledException("no connection to main came free within the bound", inner);
+internal sealed class NoConnectionFreeException(Exception? inner) : OperationCanceledException("no connection to main came free within the bound", inner);

@@ -22,7 +22,7 @@ namespace AotKvs.Tests.Unit;
 /// keeps, retries and drops. The process tests prove the timing against real processes.
 /// </summary>
 [Trait("Category", "Unit")]
-public sealed class ForwarderTests : IDisposable
+public sealed partial class ForwarderTests : IDisposable
 {
     private const string Found = """{"result":"found","value":1}""";
     private const string Deleted = """{"result":"deleted"}""";
@@ -38,16 +38,17 @@ public sealed class ForwarderTests : IDisposable
 
     public ForwarderTests() => _main = new ScriptedMain((request, cancel) => _script(request, cancel));
 
-    private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256)
+    private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256, int pipeline = 64, UpstreamPipeline.Timing? pipelineTiming = null)
     {
         var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["FORWARDING_ADDRESS"] = "10.10.0.2:8090",
             ["KVS_FORWARD_TIMEOUT_MS"] = ((int)(timeout ?? TimeSpan.FromSeconds(1)).TotalMilliseconds).ToString(),
             ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
+            ["KVS_UPSTREAM_PIPELINE"] = pipeline.ToString(),
         }).Build());
         var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness, new BufferBudget(long.MaxValue));
-        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync);
+        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, pipelineTiming: pipelineTiming);
     }
 
     /// <summary>Every connection the forwarder opens goes to the scripted main, or fails as told.</summary>
@@ -322,10 +323,12 @@ public sealed class ForwarderTests : IDisposable
         Assert.Contains("kvs_forward_errors_total{cause=\"timeout\"} 1", _collector.Scrape());
     }
 
-    [Fact]
-    public async Task Requests_beyond_the_connection_bound_wait_for_a_connection()
+    [Theory]
+    [InlineData(1)]  // one request per connection
+    [InlineData(64)] // pipelined: the lanes take the same permits
+    public async Task Requests_beyond_the_connection_bound_wait_for_a_connection(int pipeline)
     {
-        using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2);
+        using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2, pipeline: pipeline);
         var inFlight = 0;
         var most = 0;
         _script = async (_, _) =>
@@ -457,8 +460,11 @@ public sealed class ForwarderTests : IDisposable
     /// <summary>What main sends back (null: nothing), and whether it then closes the connection.</summary>
     private sealed record Reply(string? Text, bool Close = false);
 
-    /// <summary>One request as main received it.</summary>
-    private sealed record SentRequest(string RequestLine, string[] Headers, string Body)
+    /// <summary>
+    /// One request as main received it. <paramref name="Buffered"/>: it was already in main's
+    /// buffer when the one before it was read, so it came in the same write (pipelined).
+    /// </summary>
+    private sealed record SentRequest(string RequestLine, string[] Headers, string Body, bool Buffered = false)
     {
         public string? Header(string name) => Headers
             .Where(h => h.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
@@ -497,6 +503,7 @@ public sealed class ForwarderTests : IDisposable
                 var stream = client.GetStream();
                 var buffer = new byte[128 * 1024];
                 var filled = 0;
+                var readSinceLast = false;
                 while (true)
                 {
                     var text = Encoding.Latin1.GetString(buffer, 0, filled);
@@ -510,9 +517,11 @@ public sealed class ForwarderTests : IDisposable
                         if (n == 0)
                             return; // the forwarder closed its side
                         filled += n;
+                        readSinceLast = true;
                         continue;
                     }
-                    var request = new SentRequest(lines[0], lines[1..], Encoding.UTF8.GetString(buffer, end + 4, length));
+                    var request = new SentRequest(lines[0], lines[1..], Encoding.UTF8.GetString(buffer, end + 4, length), Buffered: !readSinceLast);
+                    readSinceLast = false;
                     lock (_seen) _seen.Add(request);
                     buffer.AsSpan(end + 4 + length, filled - end - 4 - length).CopyTo(buffer);
                     filled -= end + 4 + length;
