@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
 
 namespace AotKvs.Forwarding;
 
@@ -66,30 +67,37 @@ internal sealed class Forwarder : IDisposable
 
     public ForwardingTarget Target => _target;
 
-    public async Task ForwardAsync(HttpContext context)
+    public Task ForwardAsync(HttpContext context)
     {
         if (RequestTarget.PathAndQuery(context) is not { } pathAndQuery)
-        {
-            await Responses.BadTarget.WriteAsync(context.Response);
-            return;
-        }
+            return Responses.BadTarget.WriteAsync(context.Response);
 
         var via = context.Request.Headers.Via;
         if (_via.IsLoop(via))
-        {
-            await Responses.LoopDetected.WriteAsync(context.Response);
-            return;
-        }
+            return Responses.LoopDetected.WriteAsync(context.Response);
 
-        // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
-        var method = context.Request.Method;
         var contentType = context.Request.ContentType;
         if (_via.AppendedLength(via) + (contentType?.Length ?? 0) > NextHopHeaderBudget)
-        {
-            await Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
-            return;
-        }
+            return Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
 
+        return AsTask(ForwardAsync(context, pathAndQuery, via, contentType));
+    }
+
+    /// <summary>
+    /// The server wants a Task. An async Task method would put its whole state on the heap for
+    /// every request that waits on main; a pooled ValueTask costs only the small wrapper.
+    /// </summary>
+    private static Task AsTask(ValueTask forwarding)
+    {
+        if (!forwarding.IsCompletedSuccessfully)
+            return forwarding.AsTask();
+        forwarding.GetAwaiter().GetResult(); // hands a pooled state machine back
+        return Task.CompletedTask;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ForwardAsync(HttpContext context, string pathAndQuery, StringValues via, string? contentType)
+    {
         var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
         var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request, _budget) : default;
         using (body)
@@ -100,7 +108,8 @@ internal sealed class Forwarder : IDisposable
                 return;
             }
 
-            var request = _head.Write(method, pathAndQuery, via, hasBody ? contentType : null, hasBody ? body.Memory : (ReadOnlyMemory<byte>?)null, out var length);
+            // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
+            var request = _head.Write(context.Request.Method, pathAndQuery, via, hasBody ? contentType : null, hasBody ? body.Memory : (ReadOnlyMemory<byte>?)null, out var length);
             await SendAsync(context, request, length);
         }
     }
@@ -111,7 +120,7 @@ internal sealed class Forwarder : IDisposable
     {
         var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
         var deadline = _deadlines.Rent();
-        var pipelined = _pipeline.TryEnter(request, length, isHead, deadline, out var sendsNow);
+        var pipelined = _pipeline.TryEnter(request, length, isHead, deadline, out var lane);
         // A client that leaves ends the work it caused: its request to main is cancelled (its
         // connection closed) instead of holding a connection to main until the deadline. A
         // pipelined one with requests behind it in its batch runs its course instead: cutting
@@ -127,7 +136,7 @@ internal sealed class Forwarder : IDisposable
             if (pipelined is not null)
             {
                 holdsConnection = true;
-                answer = await _pipeline.ExchangeAsync(pipelined, sendsNow, deadline.Token);
+                answer = await _pipeline.ExchangeAsync(pipelined, deadline.Token);
             }
             else
             {
@@ -177,6 +186,7 @@ internal sealed class Forwarder : IDisposable
                 ArrayPool<byte>.Shared.Return(request);
                 if (holdsConnection)
                     _connections.Release();
+                lane?.Finish(); // the batch gathered behind this request goes now
             }
             // Unregistered (waiting out a callback already running) before the source is
             // reused, so a late abort can never cancel another request's deadline.

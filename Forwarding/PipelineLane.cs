@@ -8,7 +8,7 @@ namespace AotKvs.Forwarding;
 internal sealed class PipelineBatch(PipelineLane lane)
 {
     public PipelineLane Lane { get; } = lane;
-    public List<PipelinedRequest> Members { get; } = new(4);
+    public List<PipelinedRequest> Members { get; } = new(8);
 
     /// <summary>Its members are fixed and its bytes on their way to main (or about to be).</summary>
     public bool IsSent { get; set; }
@@ -72,8 +72,9 @@ internal sealed class PipelineBatch(PipelineLane lane)
 }
 
 /// <summary>
-/// One lane of pipelined requests to main: at most one batch in flight, and the requests that
-/// arrive meanwhile gather in the next batch, sent in one write when the one in flight is done.
+/// One lane of pipelined requests to main: at most one request or batch in flight, and the
+/// requests that arrive meanwhile gather in the next batch, sent in one write when the one in
+/// flight is done.
 /// </summary>
 internal sealed class PipelineLane(int maxBatch, long maxAge)
 {
@@ -89,32 +90,42 @@ internal sealed class PipelineLane(int maxBatch, long maxAge)
     public int Waiting => _next?.Members.Count ?? 0;
 
     /// <summary>
-    /// True: the lane was idle and <paramref name="request"/> is now a batch of its own, to be
-    /// sent by the caller. False: it joined the next batch and waits for its turn. Null: the
-    /// next batch is full, or the batch in flight has been out longer than main takes when
-    /// it is quick, so whoever joins would wait on a slow answer.
+    /// Takes the lane if it is idle: the caller sends its request alone and then calls
+    /// <see cref="Finish"/>, and requests arriving meanwhile gather behind it.
     /// </summary>
-    public bool? TryJoin(PipelinedRequest request)
+    public bool TryTake()
     {
         lock (_gate)
         {
-            if (!_busy)
-            {
-                _busy = true;
-                _busySince = Stopwatch.GetTimestamp();
-                new PipelineBatch(this).Add(request);
-                return true;
-            }
-            _next ??= new PipelineBatch(this);
-            if (_next.Members.Count >= maxBatch || Stopwatch.GetTimestamp() - _busySince > maxAge)
-                return null;
-            _next.Add(request);
-            return false;
+            if (_busy)
+                return false;
+            _busy = true;
+            _busySince = Stopwatch.GetTimestamp();
+            return true;
         }
     }
 
     /// <summary>
-    /// The batch in flight is done (answered or failed): the next one, if any, is handed to
+    /// Puts <paramref name="request"/> in the next batch, to wait for its turn; false when that
+    /// batch is full, or the lane went idle meanwhile, or what is in flight has been out longer
+    /// than main takes when it is quick (whoever joins would wait on a slow answer).
+    /// </summary>
+    public bool TryJoin(PipelinedRequest request)
+    {
+        lock (_gate)
+        {
+            if (!_busy || Stopwatch.GetTimestamp() - _busySince > maxAge)
+                return false;
+            _next ??= new PipelineBatch(this);
+            if (_next.Members.Count >= maxBatch)
+                return false;
+            _next.Add(request);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// What was in flight is done (answered or failed): the next batch, if any, is handed to
     /// its first member to send; otherwise the lane is idle.
     /// </summary>
     public void Finish()

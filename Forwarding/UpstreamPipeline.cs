@@ -7,8 +7,8 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// HTTP/1.1 pipelining to main over a few lanes. A request that finds a lane idle is sent at
-/// once; requests that arrive while every lane has a batch in flight gather behind one and go
-/// together in one write, and main answers them in one pass. One write and one read for many
+/// once, alone; requests that arrive while every lane has something in flight gather behind
+/// one and go together in one write, and main answers them in one pass. One write and one read for many
 /// requests, on both sides, instead of one each: the forwarder and main both spend less per
 /// request under load (bench/results), and nothing waits when there is no load.
 /// </summary>
@@ -71,45 +71,41 @@ internal sealed class UpstreamPipeline
     }
 
     /// <summary>
-    /// Puts the request (its buffer, rented from the shared pool, is then the pipeline's) in a
-    /// lane; null when it goes alone instead: pipelining off or paused, the request large, or the lane full.
-    /// <paramref name="sendsNow"/>: the lane was idle and the caller sends at once.
+    /// Where a request to main goes. Returns the request in a batch when it joined one (its
+    /// buffer, rented from the shared pool, is then the pipeline's). Otherwise it goes alone;
+    /// <paramref name="lane"/> is the lane it took, to <see cref="PipelineLane.Finish"/> once
+    /// its answer is in, or null: pipelining off or paused, the request large, or every lane
+    /// busy with a full or aging batch.
     /// </summary>
-    public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline, out bool sendsNow)
+    public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline, out PipelineLane? lane)
     {
-        sendsNow = false;
+        lane = null;
         if (_lanes.Length == 0 || length > MaxRequestBytes || Stopwatch.GetTimestamp() < Volatile.Read(ref _pausedUntil))
             return null;
-        var request = new PipelinedRequest(buffer, length, isHead, deadline);
-        if (Choose().TryJoin(request) is not { } joined)
-            return null;
-        sendsNow = joined;
-        return request;
-    }
-
-    /// <summary>An idle lane if there is one, else the one with the fewest waiting.</summary>
-    private PipelineLane Choose()
-    {
         var start = (int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length);
-        var best = _lanes[start];
+        var fewest = _lanes[start];
         for (var i = 0; i < _lanes.Length; i++)
         {
-            var lane = _lanes[(start + i) % _lanes.Length];
-            if (lane.IsIdle)
-                return lane;
-            if (lane.Waiting < best.Waiting)
-                best = lane;
+            var candidate = _lanes[(start + i) % _lanes.Length];
+            if (candidate.IsIdle && candidate.TryTake())
+            {
+                lane = candidate;
+                return null;
+            }
+            if (candidate.Waiting < fewest.Waiting)
+                fewest = candidate;
         }
-        return best;
+        var request = new PipelinedRequest(buffer, length, isHead, deadline);
+        return fewest.TryJoin(request) ? request : null;
     }
 
     /// <summary>Main's whole answer to <paramref name="request"/>, within <paramref name="deadline"/>.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<UpstreamAnswer> ExchangeAsync(PipelinedRequest request, bool sendsNow, CancellationToken deadline)
+    public async ValueTask<UpstreamAnswer> ExchangeAsync(PipelinedRequest request, CancellationToken deadline)
     {
         try
         {
-            if (sendsNow || await request.WaitAsync(deadline) == PipelineTurn.Send)
+            if (await request.WaitAsync(deadline) == PipelineTurn.Send)
                 await SendAsync(request.Batch.Rest(0), deadline);
             return await ReadAsync(request, deadline);
         }

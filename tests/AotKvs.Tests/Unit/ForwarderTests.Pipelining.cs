@@ -221,7 +221,7 @@ public sealed partial class ForwarderTests
             if (PathOf(request) == "/kvs/first")
                 await gate.Task;
             else
-                await Task.Delay(5); // far slower than a main answering from memory
+                await Task.Delay(20); // far slower than a main answering from memory (and than any jitter)
             return Echo(request);
         };
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 9);
