@@ -21,7 +21,7 @@ def svg_chart(path, results, cells_by_key, comparisons, title):
                 groups.append((f"{SCENARIOS[scenario]}, {conns}c, {keys:,} keys", bars))
         if groups:
             panels.append((panel_title, baseline, groups))
-    colors = {"aot-main": "#512bd4", "aot-fwd": "#512bd4", "go-main": "#00add8", "go-fwd": "#00add8",
+    colors = {"aot-main": "#512bd4", "aot-fwd": "#512bd4", "aot-fwd-single": "#9c8ae6", "go-main": "#00add8", "go-fwd": "#00add8",
               "ceiling": "#9e9e9e", "nginx-fwd": "#009639"}
     bar_h, gap, left, width = 14, 10, 250, 420
     y = 50

@@ -103,7 +103,7 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     lines = []
     w = lines.append
     mode = "quick" if args.quick else "full"
-    fwds = ["aot-fwd"] + list(b.extra)
+    fwds = ["aot-fwd", "aot-fwd-single"] + list(b.extra)
     w("# AotKvs benchmark results")
     w("")
     w(f"Mode **{mode}**, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {wall / 60:.1f} min wall time, "
@@ -115,7 +115,7 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     pin = ("servers (target and any backend main) pinned to CPU 1, wrk and this runner to CPU 0 (`taskset`)"
            if not args.no_pin else "no CPU pinning")
     w(f"Pinning: {pin}. wrk: closed loop, `-t1` when pinned, `--timeout 5s`; latency = wrk's per-request latency.")
-    w("Every forwarder (aot-fwd, go-fwd, nginx-fwd" + "".join(f", {x}" for x in b.extra) +
+    w("Every forwarder (aot-fwd, aot-fwd-single, go-fwd, nginx-fwd" + "".join(f", {x}" for x in b.extra) +
       ") is started together with its own fresh AotKvs main on the same CPU, so forwarding columns compare the forwarders only.")
     w(f"Tools: {', '.join(f'{k} `{v}`' for k, v in tool_versions().items())}.")
     w("")
@@ -124,7 +124,8 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     w("")
 
     # ---- ratio table
-    comps = [("aot-main", "go-main"), ("aot-main", "ceiling"), ("aot-fwd", "nginx-fwd"), ("aot-fwd", "go-fwd")]
+    comps = [("aot-main", "go-main"), ("aot-main", "ceiling"), ("aot-fwd", "nginx-fwd"), ("aot-fwd", "go-fwd"),
+             ("aot-fwd", "aot-fwd-single"), ("aot-fwd-single", "nginx-fwd")]
     for x in b.extra:
         comps += [(x, "aot-fwd"), (x, "nginx-fwd")]
     w("## Ratios")

@@ -10,7 +10,9 @@ scripts in bench/lua, and writes bench/results/latest.md plus an SVG chart. Targ
   aot-fwd     AotKvs, forwarding role, in front of a fresh AotKvs main
   go-fwd      the Go peer (httputil.ReverseProxy), forwarding role, in front of a fresh AotKvs main
   nginx-fwd   nginx proxy_pass + upstream keepalive, in front of a fresh AotKvs main
-  (extra)     --extra-forwarder NAME=BINARY: any AotKvs-compatible binary as forwarder
+  aot-fwd-single  AotKvs, forwarding role, one request per connection to main (KVS_UPSTREAM_PIPELINE=1):
+              the forwarder without pipelining, side by side
+  (extra)     --extra-forwarder NAME=BINARY[,KEY=VALUE...]: any AotKvs-compatible binary as forwarder
 
 Every forwarder sits in front of the same kind of backend (a fresh AotKvs main), so the
 forwarding columns compare forwarders only. The machine is shared and noisy: targets are
@@ -198,15 +200,21 @@ class Bench:
         self.aot = os.path.join(REPO, "artifacts/publish/AotKvs")
         self.ceiling = os.path.join(REPO, "artifacts/ceiling/Ceiling")
         self.go = args.go_bin
-        self.extra = dict(x.split("=", 1) for x in args.extra_forwarder)
+        # NAME=BINARY[,KEY=VALUE...]: the binary, and environment for it
+        self.extra = {}
+        for spec in args.extra_forwarder:
+            name, rest = spec.split("=", 1)
+            binary, *settings = rest.split(",")
+            self.extra[name] = (binary, dict(kv.split("=", 1) for kv in settings))
 
     def log(self, name):
         return os.path.join(self.tmp, f"{name}.log")
 
-    def _aot(self, binary, port, forward_to=None, name="aot"):
+    def _aot(self, binary, port, forward_to=None, name="aot", extra_env=None):
         env = {"ASPNETCORE_URLS": f"http://127.0.0.1:{port}", "FORWARDING_ADDRESS": ""}
         if forward_to:
             env["FORWARDING_ADDRESS"] = f"127.0.0.1:{forward_to}"
+        env.update(extra_env or {})
         return PROCS.start([binary], env, self.server_cpus, self.log(name))
 
     def _go(self, port, forward_to=None):
@@ -247,8 +255,11 @@ class Bench:
             p = self._go(port, forward_to=main_port)
         elif name == "nginx-fwd":
             p = self._nginx(port, main_port)
+        elif name == "aot-fwd-single":
+            p = self._aot(self.aot, port, forward_to=main_port, name=name, extra_env={"KVS_UPSTREAM_PIPELINE": "1"})
         elif name in self.extra:
-            p = self._aot(self.extra[name], port, forward_to=main_port, name=name)
+            binary, env = self.extra[name]
+            p = self._aot(binary, port, forward_to=main_port, name=name, extra_env=env)
         else:
             raise ValueError(name)
         self._ready(port, p, name)
@@ -410,8 +421,8 @@ def main():
     ap.add_argument("--targets", help="comma-separated subset of targets")
     ap.add_argument("--no-pin", action="store_true", help="do not pin servers and wrk to separate CPUs")
     ap.add_argument("--go-bin", default="/tmp/aotkvs-bench/go-peer", help="the built bench/go-peer")
-    ap.add_argument("--extra-forwarder", action="append", default=[], metavar="NAME=BINARY",
-                    help="another AotKvs-compatible binary to run as a forwarder (e.g. an experiment)")
+    ap.add_argument("--extra-forwarder", action="append", default=[], metavar="NAME=BINARY[,KEY=VALUE...]",
+                    help="another AotKvs-compatible binary to run as a forwarder (e.g. an experiment), with environment settings for it")
     ap.add_argument("--memory", action="store_true",
                     help="also the memory scenarios of bench/memory.py (~4 min; --quick always runs their ~2 min short form)")
     ap.add_argument("--out", default=os.path.join(BENCH_DIR, "results", "latest.md"))
@@ -435,7 +446,7 @@ def main():
         keyspaces = [1000, 1_000_000]
         mem_targets = ["aot-main", "go-main"]
 
-    targets = ["aot-main", "go-main", "ceiling", "aot-fwd", "go-fwd", "nginx-fwd"]
+    targets = ["aot-main", "go-main", "ceiling", "aot-fwd", "aot-fwd-single", "go-fwd", "nginx-fwd"]
     b = Bench(args)
     targets += list(b.extra)
     if args.targets:
@@ -474,7 +485,7 @@ def main():
         f.write(report)
     svg = os.path.splitext(args.out)[0] + ".svg"
     comparisons = [("Main role", "go-main", ["aot-main", "ceiling"]),
-                   ("Forwarding role", "nginx-fwd", ["aot-fwd", "go-fwd"] + list(b.extra))]
+                   ("Forwarding role", "nginx-fwd", ["aot-fwd", "aot-fwd-single", "go-fwd"] + list(b.extra))]
     cells_by_key = [(s, c, k) for k in keyspaces for s, c in cells]
     svg_chart(svg, results, cells_by_key, comparisons, f"AotKvs vs baselines ({'quick' if args.quick else 'full'} run)")
     raw = os.path.splitext(args.out)[0] + ".json"

@@ -51,9 +51,11 @@ public sealed class AllocationTests(ITestOutputHelper output)
         var get = await PerRequestAsync(forwarder, client, i => $"GET /kvs/f{i % Keys} HTTP/1.1\r\nHost: h\r\n\r\n");
         output.WriteLine($"forwarder bytes allocated per GET: {get:F0}");
 
-        // Measured 290-1190 over runs (2189 with the general-purpose HTTP client before): the
-        // server's strings for the target and what async state machines the pools miss.
-        Assert.True(get < 1600, $"a forwarded GET allocates {get:F0} B");
+        // Measured 130-1270 over runs alone, up to 1970 beside the rest of the suite: the
+        // server's strings for the target and what async state machines the pools miss, which
+        // varies from one process to the next. The general-purpose HTTP client used before
+        // took 2189 B alone.
+        Assert.True(get < 2048, $"a forwarded GET allocates {get:F0} B");
     }
 
     private static async Task<double> PerRequestAsync(ServerProcess server, RawConnection client, Func<int, string> request)
