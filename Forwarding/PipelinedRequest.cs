@@ -63,40 +63,66 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
         return new ValueTask<PipelineTurn>(this, _turn.Version);
     }
 
-    /// <summary>
-    /// Hands the turn over; false when the request has given up (or was already told).
-    /// The turn runs inline, so a batch whose answers are all in hand is read as a chain of
-    /// nested calls; past <see cref="MaxInlineDepth"/> of them the turn goes to the thread
-    /// pool instead, which bounds the stack whatever the batch size.
-    /// </summary>
+    /// <summary>Hands the turn over; false when the request has given up (or was already told).</summary>
     public bool TrySignal(PipelineTurn turn)
     {
         if (Interlocked.CompareExchange(ref _state, Signalled, Waiting) != Waiting)
             return false;
-        if (t_depth >= MaxInlineDepth)
-            _turn.RunContinuationsAsynchronously = true;
-        t_depth++;
-        try
-        {
-            _turn.SetResult(turn);
-        }
-        finally
-        {
-            t_depth--;
-        }
+        TurnTrampoline.Run(this, turn, null);
         return true;
     }
-
-    private const int MaxInlineDepth = 16;
-
-    [ThreadStatic]
-    private static int t_depth;
 
     /// <summary>The batch failed before this request's answer: it fails the same way.</summary>
     public void Fail(Exception failure)
     {
         if (Interlocked.CompareExchange(ref _state, Signalled, Waiting) == Waiting)
+            TurnTrampoline.Run(this, default, failure);
+    }
+
+    private void Complete(PipelineTurn turn, Exception? failure)
+    {
+        if (failure is null)
+            _turn.SetResult(turn);
+        else
             _turn.SetException(failure);
+    }
+
+    /// <summary>
+    /// Turns run inline, on the thread that hands them over. A request whose turn comes hands
+    /// the next one over before relaying its own answer, so a batch whose answers are all in
+    /// hand would be read as a chain of nested calls, as deep as the batch. Turns handed over
+    /// while one runs wait here instead, and the outermost runs them one after another.
+    /// </summary>
+    private static class TurnTrampoline
+    {
+        [ThreadStatic]
+        private static Queue<(PipelinedRequest Request, PipelineTurn Turn, Exception? Failure)>? t_waiting;
+
+        [ThreadStatic]
+        private static bool t_running;
+
+        public static void Run(PipelinedRequest request, PipelineTurn turn, Exception? failure)
+        {
+            if (t_running)
+            {
+                (t_waiting ??= new()).Enqueue((request, turn, failure));
+                return;
+            }
+            t_running = true;
+            try
+            {
+                request.Complete(turn, failure);
+                while (t_waiting is { Count: > 0 } waiting)
+                {
+                    var next = waiting.Dequeue();
+                    next.Request.Complete(next.Turn, next.Failure);
+                }
+            }
+            finally
+            {
+                t_running = false;
+            }
+        }
     }
 
     /// <summary>
