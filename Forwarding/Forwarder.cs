@@ -49,7 +49,7 @@ internal sealed class Forwarder : IDisposable
         _head = new RequestHead(target.Display, _via);
         _deadlines = new DeadlinePool(timeout);
         _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
-        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, pipelineTiming);
+        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, report, pipelineTiming);
     }
 
     /// <summary>

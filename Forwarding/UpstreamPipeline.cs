@@ -49,6 +49,7 @@ internal sealed class UpstreamPipeline
     private readonly PipelineLane[] _lanes;
     private readonly UpstreamPool _pool;
     private readonly SemaphoreSlim _permits;
+    private readonly UpstreamReport _report;
     private int _nextLane;
     private int _slowScore;
     private long _pausedUntil;
@@ -57,9 +58,11 @@ internal sealed class UpstreamPipeline
     /// <param name="maxBatch">Requests in one batch at most.</param>
     /// <param name="pool">Where a batch gets its connection to main, and returns it.</param>
     /// <param name="permits">The forwarder's connection permits: a batch in flight holds one.</param>
+    /// <param name="report">Where the batches sent are counted.</param>
     /// <param name="timing">Instead of <see cref="Timing.Default"/>.</param>
-    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, Timing? timing = null)
+    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, UpstreamReport report, Timing? timing = null)
     {
+        _report = report;
         timing ??= Timing.Default;
         var window = (long)(timing.JoinWindow.TotalSeconds * Stopwatch.Frequency);
         _pause = (long)(timing.Pause.TotalSeconds * Stopwatch.Frequency);
@@ -153,6 +156,7 @@ internal sealed class UpstreamPipeline
             batch.Reused = batch.Connection is not null;
             if (batch.Connection is null)
                 batch.Connection = await _pool.OpenAsync(deadline);
+            _report.SentBatch(batch.Members.Count);
             try
             {
                 await batch.Connection.SendAsync(batch.Sent.AsMemory(0, length), deadline);

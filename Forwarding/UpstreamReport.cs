@@ -22,6 +22,9 @@ internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics
     /// <summary>A timeout while main kept answering other requests: counted, but main stays ready.</summary>
     public void TimedOutWhileMainAnswers(Exception failure) => metrics.CountForwardError(ForwardFailure.Cause(failure));
 
+    /// <summary>A batch of <paramref name="requests"/> went to main in one write.</summary>
+    public void SentBatch(int requests) => metrics.CountBatch(requests);
+
     public void Failed(Exception failure)
     {
         var cause = ForwardFailure.Cause(failure);

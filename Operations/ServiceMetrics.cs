@@ -15,6 +15,8 @@ internal sealed class ServiceMetrics
     public const string MeterName = "AotKvs";
 
     private readonly Counter<long> _forwardErrors;
+    private readonly Counter<long> _batches;
+    private readonly Counter<long> _pipelined;
 
     // The collector is a parameter so that it listens before the zero counts below are added.
     public ServiceMetrics(IMeterFactory meters, MetricsCollector collector, ServiceOptions options, Readiness readiness, BufferBudget budget, MemoryStore? store = null)
@@ -41,9 +43,17 @@ internal sealed class ServiceMetrics
 
         _forwardErrors = meter.CreateCounter<long>("kvs.forward.errors",
             description: "Requests a forwarder could not get a whole answer from main for, by cause.");
+        _batches = meter.CreateCounter<long>("kvs.forward.batches",
+            description: "Batches of requests a forwarder sent to main in one write (HTTP/1.1 pipelining).");
+        _pipelined = meter.CreateCounter<long>("kvs.forward.pipelined",
+            description: "Requests a forwarder sent to main in a batch; divided by kvs_forward_batches_total, the mean batch size.");
         if (options.IsForwarding)
+        {
             foreach (var cause in ForwardFailure.Causes)
                 _forwardErrors.Add(0, new KeyValuePair<string, object?>("cause", cause));
+            _batches.Add(0);
+            _pipelined.Add(0);
+        }
 
         if (store is not null)
         {
@@ -56,4 +66,10 @@ internal sealed class ServiceMetrics
 
     public void CountForwardError(string cause) =>
         _forwardErrors.Add(1, new KeyValuePair<string, object?>("cause", cause));
+
+    public void CountBatch(int requests)
+    {
+        _batches.Add(1);
+        _pipelined.Add(requests);
+    }
 }

@@ -160,6 +160,33 @@ public sealed class OperationsTests
     }
 
     [Fact]
+    public async Task Concurrent_clients_through_a_forwarder_are_pipelined_to_main_and_each_reads_its_own_writes()
+    {
+        using var main = ServerProcess.StartMain();
+        using var forwarder = ServerProcess.StartForwarder(main.Address);
+
+        // 64 clients at once, each writing and reading back its own key: far more requests in
+        // flight than the forwarder's four lanes, so most wait in batches behind others.
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(client => Task.Run(async () =>
+        {
+            for (var round = 0; round < 30; round++)
+            {
+                var put = await PutValueAsync(forwarder.BaseUri, $"/kvs/p{client}", round.ToString());
+                Assert.Equal(round == 0 ? 201 : 200, put.Status);
+                (await GetAsync(forwarder.BaseUri, $"/kvs/p{client}")).ShouldBe(200, $$"""{"result":"found","value":{{round}}}""");
+            }
+        })));
+
+        var metrics = await ScrapeAsync(forwarder.BaseUri);
+        var batches = Sample(metrics, "kvs_forward_batches_total");
+        var pipelined = Sample(metrics, "kvs_forward_pipelined_total");
+        Assert.True(batches > 0, "no batch was sent");
+        Assert.True(pipelined > batches, $"{pipelined} requests in {batches} batches: none shared a write");
+        Assert.Equal(0, Sample(metrics, """kvs_forward_errors_total{cause="dropped"}"""));
+        Assert.DoesNotContain("kvs_forward_batches_total", await ScrapeAsync(main.BaseUri)); // main sends no batches
+    }
+
+    [Fact]
     public async Task Metrics_use_the_Prometheus_text_format()
     {
         using var main = ServerProcess.StartMain();
