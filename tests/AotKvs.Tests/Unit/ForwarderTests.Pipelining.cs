@@ -23,6 +23,23 @@ public sealed partial class ForwarderTests
 
     private static string Echoed(string path) => $$"""{"result":"found","value":"{{path}}"}""";
 
+    /// <summary>Main holds "/kvs/first" until <paramref name="gate"/> opens; every request is then answered by <paramref name="reply"/> (by default, <see cref="Echo"/>).</summary>
+    private void HoldFirstUntil(TaskCompletionSource gate, Func<SentRequest, Reply>? reply = null) =>
+        _script = async (request, _) =>
+        {
+            if (PathOf(request) == "/kvs/first")
+                await gate.Task;
+            return (reply ?? (r => Echo(r)))(request);
+        };
+
+    /// <summary>Opens the gate and waits for the first request and the batch behind it.</summary>
+    private static async Task ReleaseAsync(TaskCompletionSource gate, Task first, IEnumerable<(string Path, DefaultHttpContext Context, Task Done)> batch)
+    {
+        gate.SetResult();
+        await first;
+        await Task.WhenAll(batch.Select(b => b.Done));
+    }
+
     /// <summary>
     /// On a forwarder with one lane: "/kvs/first" goes to main (whose script holds it), then
     /// <paramref name="count"/> more arrive and wait behind it. <paramref name="seenBefore"/>:
@@ -49,17 +66,10 @@ public sealed partial class ForwarderTests
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-                await gate.Task;
-            return Echo(request);
-        };
+        HoldFirstUntil(gate);
         var (first, batch) = await FillOneLaneAsync(forwarder);
 
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
 
         foreach (var (path, context, _) in batch)
             AssertAnswer(context, 200, Echoed(path));
@@ -75,17 +85,10 @@ public sealed partial class ForwarderTests
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipeline: 1, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-                await gate.Task;
-            return Echo(request);
-        };
+        HoldFirstUntil(gate);
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
 
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
 
         foreach (var (path, context, _) in batch)
             AssertAnswer(context, 200, Echoed(path));
@@ -97,18 +100,11 @@ public sealed partial class ForwarderTests
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-                await gate.Task;
-            // Main says it closes after k0, and reads nothing more on that connection.
-            return PathOf(request) == "/kvs/k0" ? Echo(request, "Connection: close\r\n") with { Close = true } : Echo(request);
-        };
+        // Main says it closes after k0, and reads nothing more on that connection.
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k0" ? Echo(request, "Connection: close\r\n") with { Close = true } : Echo(request));
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
 
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
 
         foreach (var (path, context, _) in batch)
             AssertAnswer(context, 200, Echoed(path));
@@ -122,18 +118,11 @@ public sealed partial class ForwarderTests
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-                await gate.Task;
-            // Main acts on k1 (it may have) and is gone before answering it.
-            return PathOf(request) == "/kvs/k1" ? new Reply(null, Close: true) : Echo(request);
-        };
+        // Main acts on k1 (it may have) and is gone before answering it.
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k1" ? new Reply(null, Close: true) : Echo(request));
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
 
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
 
         AssertAnswer(batch[0].Context, 200, Echoed("/kvs/k0"));
         AssertAnswer(batch[1].Context, 503, Expected.CannotForward);
@@ -148,20 +137,11 @@ public sealed partial class ForwarderTests
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-            {
-                await gate.Task;
-                return Echo(request) with { Close = true }; // closes after answering, without saying so
-            }
-            return Echo(request);
-        };
+        // Main closes after answering the first, without saying so.
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/first" ? Echo(request) with { Close = true } : Echo(request));
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
 
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
 
         foreach (var (path, context, _) in batch)
             AssertAnswer(context, 200, Echoed(path));
@@ -195,17 +175,10 @@ public sealed partial class ForwarderTests
 
         Volatile.Write(ref silent, false);
         var gate = new TaskCompletionSource();
-        _script = async (request, _) =>
-        {
-            if (PathOf(request) == "/kvs/first")
-                await gate.Task;
-            return Echo(request);
-        };
+        HoldFirstUntil(gate);
         var seenBefore = _main.Seen.Count;
         var (again, wave) = await FillOneLaneAsync(forwarder, count: 3, seenBefore: seenBefore);
-        gate.SetResult();
-        await again;
-        await Task.WhenAll(wave.Select(w => w.Done));
+        await ReleaseAsync(gate, again, wave);
         foreach (var (path, context, _) in wave)
             AssertAnswer(context, 200, Echoed(path));
         Assert.Contains(_main.Seen.Skip(seenBefore), s => s.Buffered); // pipelined again
@@ -225,17 +198,13 @@ public sealed partial class ForwarderTests
             return Echo(request);
         };
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 9);
-        gate.SetResult();
-        await first;
-        await Task.WhenAll(batch.Select(b => b.Done));
+        await ReleaseAsync(gate, first, batch);
         Assert.Contains(_main.Seen, s => s.Buffered); // that batch was pipelined
 
         var seenBefore = _main.Seen.Count;
         gate = new TaskCompletionSource();
         var (second, wave) = await FillOneLaneAsync(forwarder, count: 3, seenBefore: seenBefore);
-        gate.SetResult();
-        await second;
-        await Task.WhenAll(wave.Select(w => w.Done));
+        await ReleaseAsync(gate, second, wave);
 
         Assert.All(_main.Seen.Skip(seenBefore), s => Assert.False(s.Buffered)); // paused: each alone
     }
