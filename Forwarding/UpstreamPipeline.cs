@@ -8,27 +8,24 @@ namespace AotKvs.Forwarding;
 /// <summary>
 /// HTTP/1.1 pipelining to main over a few lanes. A request that finds a lane idle is sent at
 /// once, alone; requests that arrive while every lane has something in flight gather behind
-/// one and go together in one write, and main answers them in one pass. One write and one read for many
-/// requests, on both sides, instead of one each: the forwarder and main both spend less per
-/// request under load (bench/results), and nothing waits when there is no load.
+/// one and go together in one write, and main answers them in one pass. One write and one
+/// read for many requests, on both sides, instead of one each: the forwarder and main both
+/// spend less per request under load (docs/operations.md), and nothing waits without load.
 /// </summary>
 /// <remarks>
 /// <para>Each request reads its own answer with its own deadline, then hands the connection
 /// to the next (<see cref="PipelinedRequest"/>). A batch that fails before a request's answer
-/// fails that request the same way (the usual 503): main may have acted on it. Only the first
-/// answer of a batch on a pooled connection, failing before any byte, sends the whole batch
-/// once more on a fresh connection, as a lone request would be.</para>
-/// <para>Main answers a pipelined batch one request after another. When its answers come
-/// far apart (a store that waits on a disk or a cluster), batching would queue requests that
-/// could run side by side, so pipelining pauses for a while and requests go one per connection.</para>
+/// fails that request the same way (the usual 503): main may have acted on it. Requests go
+/// again, on a fresh connection, only when main provably read none of them: the first answer
+/// of a batch on a pooled connection failing before any byte (the whole batch, once, as a
+/// lone request would be), or the requests after an answer that said Connection: close.</para>
+/// <para>Main answers a pipelined batch one request after another: when it is slow per
+/// request, <see cref="SlowMainWatch"/> pauses pipelining.</para>
 /// </remarks>
 internal sealed class UpstreamPipeline
 {
     /// <summary>Requests larger than this (a big PUT body) go alone: no copy, and no one waits behind them.</summary>
     public const int MaxRequestBytes = 16 * 1024;
-
-    /// <summary>Answers further apart than this mean main is slow per request (when quick, it takes a few µs).</summary>
-    private static readonly long SlowAnswerGap = Stopwatch.Frequency / 2000; // 500 µs
 
     /// <summary>
     /// <paramref name="JoinWindow"/>: a request joins the next batch only while the one in
@@ -41,18 +38,12 @@ internal sealed class UpstreamPipeline
         public static readonly Timing Default = new(TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(5));
     }
 
-    /// <summary>A slow gap scores this much, a quick one takes 1 off; pipelining pauses at <see cref="PauseScore"/>.</summary>
-    private const int SlowGapScore = 4, PauseScore = 16;
-
-    private readonly long _pause;
-
     private readonly PipelineLane[] _lanes;
     private readonly UpstreamPool _pool;
     private readonly SemaphoreSlim _permits;
     private readonly UpstreamReport _report;
+    private readonly SlowMainWatch _slowMain;
     private int _nextLane;
-    private int _slowScore;
-    private long _pausedUntil;
 
     /// <param name="lanes">Batches in flight at once; 0 turns pipelining off.</param>
     /// <param name="maxBatch">Requests in one batch at most.</param>
@@ -65,7 +56,7 @@ internal sealed class UpstreamPipeline
         _report = report;
         timing ??= Timing.Default;
         var window = (long)(timing.JoinWindow.TotalSeconds * Stopwatch.Frequency);
-        _pause = (long)(timing.Pause.TotalSeconds * Stopwatch.Frequency);
+        _slowMain = new SlowMainWatch(timing.Pause);
         _lanes = new PipelineLane[maxBatch > 1 ? lanes : 0];
         for (var i = 0; i < _lanes.Length; i++)
             _lanes[i] = new PipelineLane(maxBatch, window);
@@ -83,7 +74,7 @@ internal sealed class UpstreamPipeline
     public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline, out PipelineLane? lane)
     {
         lane = null;
-        if (_lanes.Length == 0 || length > MaxRequestBytes || Stopwatch.GetTimestamp() < Volatile.Read(ref _pausedUntil))
+        if (_lanes.Length == 0 || length > MaxRequestBytes || _slowMain.IsPaused)
             return null;
         var start = (int)((uint)Interlocked.Increment(ref _nextLane) % (uint)_lanes.Length);
         var fewest = _lanes[start];
@@ -115,7 +106,7 @@ internal sealed class UpstreamPipeline
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !request.ClientLeft)
         {
             // A request that ran out of time in a batch says main is slow: requests go one per connection for a while.
-            PauseFor(Stopwatch.GetTimestamp());
+            _slowMain.PauseNow();
             throw;
         }
     }
@@ -281,29 +272,13 @@ internal sealed class UpstreamPipeline
         }
     }
 
-    /// <summary>Watches how far apart main's answers in one batch come, and pauses pipelining when main is slow per request.</summary>
+    /// <summary>Notes when an answer in a batch came, for the slow-main watch.</summary>
     private void NoteAnswer(PipelineBatch batch, int index)
     {
         var now = Stopwatch.GetTimestamp();
         if (index > 0)
-        {
-            if (now - batch.LastAnswerAt > SlowAnswerGap)
-            {
-                if (Interlocked.Add(ref _slowScore, SlowGapScore) >= PauseScore)
-                    PauseFor(now);
-            }
-            else if (Volatile.Read(ref _slowScore) > 0)
-            {
-                Interlocked.Decrement(ref _slowScore);
-            }
-        }
+            _slowMain.NoteGap(batch.LastAnswerAt, now);
         batch.LastAnswerAt = now;
-    }
-
-    private void PauseFor(long now)
-    {
-        Volatile.Write(ref _pausedUntil, now + _pause);
-        Volatile.Write(ref _slowScore, 0);
     }
 }
 
