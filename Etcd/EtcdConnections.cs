@@ -19,7 +19,8 @@ internal static class EtcdConnections
             UseProxy = false,
             UseCookies = false,
             AllowAutoRedirect = false,
-            AutomaticDecompression = System.Net.DecompressionMethods.None,
+            // AutomaticDecompression is left unset (None): setting it, even to None, keeps the
+            // decompression handler and its Brotli and zlib code in the binary.
             ConnectTimeout = settings.Timeout,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
             ActivityHeadersPropagator = null,

@@ -29,7 +29,8 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
         UseProxy = false,
         UseCookies = false,
         AllowAutoRedirect = false,
-        AutomaticDecompression = System.Net.DecompressionMethods.None,
+        // AutomaticDecompression is left unset (None): setting it, even to None, keeps the
+        // decompression handler and its Brotli and zlib code in the binary.
         ConnectTimeout = timeout,
         // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
         PooledConnectionIdleTimeout = UpstreamPool.IdleTimeout,
