@@ -34,7 +34,8 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
     private readonly CancellationTokenSource _deadlineSource;
 
     /// <summary>
-    /// Takes over <paramref name="buffer"/> (rented from the shared pool), returned once sent.
+    /// Takes over <paramref name="buffer"/> (rented from the shared pool), returned by
+    /// <see cref="ReleaseBuffer"/> once the request is done with or dropped.
     /// <paramref name="deadline"/> ends the wait, and is what a client that leaves cancels.
     /// </summary>
     public PipelinedRequest(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline)
