@@ -140,38 +140,40 @@ def cpu_ms(pid):
     return total / 1e6
 
 
-def rss_kb(pid):
-    """RSS of a process plus its children (nginx: master + worker), in KiB."""
-    total = 0
+def process_tree(pid):
+    """The pid and every descendant still alive (nginx: master + worker)."""
     todo = [pid]
     while todo:
         p = todo.pop()
+        yield p
         try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError, ValueError):
             pass
-    return total
+
+
+def vmrss_kb(pid):
+    """RSS of one process, in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        pass
+    return 0
+
+
+def rss_kb(pid):
+    """RSS of a process plus its children (nginx: master + worker), in KiB."""
+    return sum(vmrss_kb(p) for p in process_tree(pid))
 
 
 def cpu_ms_tree(pid):
     """CPU time of a process and its children (nginx: master + worker), in ms."""
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += cpu_ms(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-    return total
+    return sum(cpu_ms(p) for p in process_tree(pid))
 
 
 def server_pid(p):
