@@ -55,22 +55,23 @@ bench_cluster() {
   preload "http://127.0.0.1:$port"
   for round in $(seq 1 "$ROUNDS"); do
     echo "  $name, round $round of $ROUNDS"
-    # Alternate the order, so that neither side always runs first on a warm or busy machine.
-    if ((round % 2)); then
-      run "main over etcd ($name)" put "http://127.0.0.1:$port" put_replace.lua
-      run "etcd gateway ($name)" put "$gateway" etcd_gateway.lua put
-      run "in-memory main" put "http://127.0.0.1:$memory_port" put_replace.lua
-      run "main over etcd ($name)" get "http://127.0.0.1:$port" get_hit.lua
-      run "etcd gateway ($name)" get "$gateway" etcd_gateway.lua get
-      run "in-memory main" get "http://127.0.0.1:$memory_port" get_hit.lua
-    else
-      run "in-memory main" get "http://127.0.0.1:$memory_port" get_hit.lua
-      run "etcd gateway ($name)" get "$gateway" etcd_gateway.lua get
-      run "main over etcd ($name)" get "http://127.0.0.1:$port" get_hit.lua
-      run "in-memory main" put "http://127.0.0.1:$memory_port" put_replace.lua
-      run "etcd gateway ($name)" put "$gateway" etcd_gateway.lua put
-      run "main over etcd ($name)" put "http://127.0.0.1:$port" put_replace.lua
-    fi
+    # One cell per line: label|op|url|script|script argument. Odd rounds run them in this
+    # order, even rounds backwards, so that neither side always runs first on a warm or busy machine.
+    local cells=(
+      "main over etcd ($name)|put|http://127.0.0.1:$port|put_replace.lua|"
+      "etcd gateway ($name)|put|$gateway|etcd_gateway.lua|put"
+      "in-memory main|put|http://127.0.0.1:$memory_port|put_replace.lua|"
+      "main over etcd ($name)|get|http://127.0.0.1:$port|get_hit.lua|"
+      "etcd gateway ($name)|get|$gateway|etcd_gateway.lua|get"
+      "in-memory main|get|http://127.0.0.1:$memory_port|get_hit.lua|"
+    )
+    local order=("${!cells[@]}")
+    if ((round % 2 == 0)); then order=($(printf '%s\n' "${order[@]}" | tac)); fi
+    local i label op url script argument
+    for i in "${order[@]}"; do
+      IFS='|' read -r label op url script argument <<<"${cells[$i]}"
+      run "$label" "$op" "$url" "$script" ${argument:+"$argument"}
+    done
   done
   kill "$pid"
 }
