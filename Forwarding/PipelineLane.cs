@@ -75,7 +75,7 @@ internal sealed class PipelineLane(int maxBatch, long maxAge)
                 }
                 _busySince = Stopwatch.GetTimestamp();
             }
-            if (next.Rest(0).Start())
+            if (next.Start()) // its sender drops any others that gave up before it sends
                 return;
             // Everyone in it gave up before it was sent: look again.
         }

@@ -57,10 +57,10 @@ internal sealed class PipelinedRequest : IValueTaskSource<PipelineTurn>
     /// <summary>Its deadline passed before its turn came: its answer, if main sends one, has nobody to read it.</summary>
     public bool HasGivenUp => Volatile.Read(ref _state) == GaveUp;
 
-    /// <summary>Waits for the turn; at <paramref name="deadline"/>, gives up with <see cref="OperationCanceledException"/>.</summary>
-    public ValueTask<PipelineTurn> WaitAsync(CancellationToken deadline)
+    /// <summary>Waits for the turn; at its deadline, gives up with <see cref="OperationCanceledException"/>.</summary>
+    public ValueTask<PipelineTurn> WaitAsync()
     {
-        _deadline = deadline.UnsafeRegister(static request => ((PipelinedRequest)request!).GiveUp(), this);
+        _deadline = _deadlineSource.Token.UnsafeRegister(static request => ((PipelinedRequest)request!).GiveUp(), this);
         return new ValueTask<PipelineTurn>(this, _turn.Version);
     }
 

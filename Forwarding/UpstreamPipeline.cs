@@ -99,7 +99,7 @@ internal sealed class UpstreamPipeline
     {
         try
         {
-            if (await request.WaitAsync(deadline) == PipelineTurn.Send)
+            if (await request.WaitAsync() == PipelineTurn.Send)
                 await SendAsync(request.Batch.Rest(0), deadline);
             return await ReadAsync(request, deadline);
         }
@@ -202,8 +202,7 @@ internal sealed class UpstreamPipeline
             // Main closes after this answer and reads nothing more: the rest were never acted on.
             batch.Connection = null;
             connection.Dispose();
-            ReleasePermit(batch);
-            ReturnSent(batch);
+            Release(batch);
             if (!batch.Rest(request.Index + 1).Start())
                 batch.Lane.Finish();
         }
@@ -247,24 +246,21 @@ internal sealed class UpstreamPipeline
         Done(batch);
     }
 
+    /// <summary>The batch is over: what it held is let go, and the lane takes its next batch.</summary>
     private void Done(PipelineBatch batch)
     {
-        ReleasePermit(batch);
-        ReturnSent(batch);
+        Release(batch);
         batch.Lane.Finish();
     }
 
-    private void ReleasePermit(PipelineBatch batch)
+    /// <summary>Lets go of the batch's connection permit and its copy of the bytes sent.</summary>
+    private void Release(PipelineBatch batch)
     {
         if (batch.HoldsPermit)
         {
             batch.HoldsPermit = false;
             _permits.Release();
         }
-    }
-
-    private static void ReturnSent(PipelineBatch batch)
-    {
         if (batch.Sent is { } sent)
         {
             batch.Sent = null;
