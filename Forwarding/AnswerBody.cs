@@ -26,6 +26,12 @@ internal readonly struct AnswerBody : IDisposable
 
 /// <summary>
 /// Main's answer would not fit in the <see cref="BufferBudget"/>: the forwarder answers 503
-/// "Server is busy" and closes, as for a request body over the budget.
+/// "Server is busy" and closes, as for a request body over the budget. Only answers larger
+/// than <see cref="UpstreamConnection.AlwaysHeldBytes"/> are refused so (a GET of a large
+/// value): the answer to a PUT or DELETE is always relayed.
 /// </summary>
-internal sealed class AnswerOverBudgetException() : Exception("main's answer does not fit in the buffer budget");
+/// <param name="inStep">The body was read and dropped: the connection can carry the next answer.</param>
+internal sealed class AnswerOverBudgetException(bool inStep) : Exception("main's answer does not fit in the buffer budget")
+{
+    public bool InStep { get; } = inStep;
+}

@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using AotKvs.Protocol;
 
 namespace AotKvs.Forwarding;
 
@@ -14,13 +15,17 @@ internal struct AnswerHead
     public bool Close;
     public string? ContentType;
     public string? Allow;
+    /// <summary>The <see cref="ExchangeTag"/> main echoed, or <see cref="ExchangeTag.None"/>.</summary>
+    public ulong Tag;
 }
 
 /// <summary>
 /// Strict HTTP/1.1 answer parsing (RFC 9112): status line, header fields, Content-Length and
 /// chunked framing. Anything ambiguous (two different lengths, a length beside chunked, an
 /// unknown transfer coding, folded or nameless lines, a head beyond the budget) is refused
-/// as an invalid answer rather than guessed at: the client then gets the usual 503.
+/// as an invalid answer rather than guessed at: the client then gets the usual 503. What is
+/// relayed (Content-Type, Allow) must be ASCII: the server refuses to write anything else,
+/// and an answer it cannot relay is refused here instead of becoming an empty 500.
 /// </summary>
 internal static class AnswerParser
 {
@@ -131,13 +136,27 @@ internal static class AnswerParser
         }
         else if (Ascii.EqualsIgnoreCase(name, "Content-Type"u8))
         {
-            head.ContentType = value.SequenceEqual("application/json"u8) ? Json : Encoding.Latin1.GetString(value);
+            head.ContentType = value.SequenceEqual("application/json"u8) ? Json : Relayable(value);
         }
         else if (Ascii.EqualsIgnoreCase(name, "Allow"u8))
         {
-            var allow = Encoding.Latin1.GetString(value);
+            var allow = Relayable(value);
             head.Allow = head.Allow is null ? allow : head.Allow + ", " + allow;
         }
+        else if (Ascii.EqualsIgnoreCase(name, ExchangeTag.Name))
+        {
+            // One tag, well formed: a second one, or a garbled one, ties the answer to nothing.
+            if (head.Tag != ExchangeTag.None || !ExchangeTag.TryParse(value, out head.Tag))
+                throw Invalid("bad Kvs-Tag");
+        }
+    }
+
+    /// <summary>A value to set on our own answer: printable ASCII only (obs-text is legal, but not relayable).</summary>
+    private static string Relayable(ReadOnlySpan<byte> value)
+    {
+        if (!Ascii.IsValid(value))
+            throw Invalid("non-ASCII byte in a relayed header value");
+        return Encoding.ASCII.GetString(value);
     }
 
     /// <summary>

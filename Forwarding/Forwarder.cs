@@ -11,13 +11,13 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body and Content-Type, plus our Via entry) and returns main's status, body,
-/// Content-Type and Allow. Any failure to get a whole answer in time becomes the SPEC's 503;
-/// a request that has been here before is a loop and gets 508.
+/// received, body and Content-Type, plus our Via entry and a tag main echoes) and returns
+/// main's status, body, Content-Type and Allow. Any failure to get a whole answer in time,
+/// or an answer that cannot be tied to its request, becomes the SPEC's 503; a request that
+/// has been here before is a loop and gets 508.
 /// </summary>
 internal sealed class Forwarder : IDisposable
 {
-    private readonly ForwardingTarget _target;
     private readonly UpstreamReport _report;
     private readonly ViaHeader _via = ViaHeader.ForNewInstance();
     private readonly RequestHead _head;
@@ -34,6 +34,12 @@ internal sealed class Forwarder : IDisposable
     // When main last answered (a Stopwatch timestamp): tells a slow main from a vanished one.
     private long _lastAnswer;
 
+    // See NoteEcho. Until main's first answer says otherwise, it is not known to be ours.
+    private bool _mainEchoesTags;
+
+    // The tag of the last request sent (ExchangeTag): 0 is never sent.
+    private long _lastTag;
+
     /// <summary>
     /// <paramref name="dial"/> opens one connection to main; tests put a scripted main
     /// there. By default, a TCP connection to <paramref name="target"/>.
@@ -44,12 +50,11 @@ internal sealed class Forwarder : IDisposable
     {
         _budget = budget ?? BufferBudget.Unlimited;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
-        _target = target;
         _report = report;
         _head = new RequestHead(target.Display, _via);
         _deadlines = new DeadlinePool(timeout);
         _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
-        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, report, pipelineTiming);
+        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, report, _deadlines, pipelineTiming);
     }
 
     /// <summary>
@@ -64,8 +69,6 @@ internal sealed class Forwarder : IDisposable
     /// at 256 clients, 8 smaller batches and less throughput at 32.
     /// </summary>
     private static int PipelineLanes(int maxConnections) => Math.Min(maxConnections, 4);
-
-    public ForwardingTarget Target => _target;
 
     public Task ForwardAsync(HttpContext context)
     {
@@ -108,23 +111,33 @@ internal sealed class Forwarder : IDisposable
                 return;
             }
 
+            // Read once: what the head says (keep-alive or not) and whether it may be pipelined must agree.
+            var mainEchoes = Volatile.Read(ref _mainEchoesTags);
+            var tag = (ulong)Interlocked.Increment(ref _lastTag);
+            var bodyInline = body.Length <= UpstreamPipeline.MaxRequestBytes;
             // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
-            var request = _head.Write(context.Request.Method, pathAndQuery, via, hasBody ? contentType : null, hasBody ? body.Memory : (ReadOnlyMemory<byte>?)null, out var length);
-            await SendAsync(context, request, length);
+            var head = _head.Write(context.Request.Method, pathAndQuery, via, hasBody ? contentType : null, body.Span, hasBody,
+                tag, keepAlive: mainEchoes, bodyInline, out var length);
+            var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
+            var request = new UpstreamRequest(head.AsMemory(0, length), bodyInline ? default : body.Memory, tag, isHead);
+            await SendAsync(context, head, request, mainEchoes);
         }
     }
 
-    /// <summary>Sends <paramref name="request"/> (a buffer rented from the shared pool, now ours) and relays main's answer.</summary>
+    /// <summary>
+    /// Sends <paramref name="request"/> (whose head is <paramref name="buffer"/>, rented from
+    /// the shared pool, now ours) and relays main's answer. <paramref name="keepAlive"/>: main
+    /// is known to echo tags, so the request may share a connection with others.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one heap object less per request
-    private async ValueTask SendAsync(HttpContext context, byte[] request, int length)
+    private async ValueTask SendAsync(HttpContext context, byte[] buffer, UpstreamRequest request, bool keepAlive)
     {
-        var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
         var deadline = _deadlines.Rent();
-        var pipelined = _pipeline.TryEnter(request, length, isHead, deadline, out var lane);
-        // A client that leaves ends the work it caused: its request to main is cancelled (its
+        PipelineLane? lane = null;
+        var pipelined = keepAlive && request.Body.IsEmpty ? _pipeline.TryEnter(buffer, request.Head.Length, request.Tag, request.IsHead, out lane) : null;
+        // A client that leaves ends the work it caused: a lone request to main is cancelled (its
         // connection closed) instead of holding a connection to main until the deadline. A
-        // pipelined one with requests behind it in its batch runs its course instead: cutting
-        // it would cut them too.
+        // pipelined one stops waiting; its batch reads its answer and drops it.
         var clientGone = pipelined is null
             ? context.RequestAborted.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), deadline)
             : context.RequestAborted.UnsafeRegister(static request => ((PipelinedRequest)request!).OnClientLeft(), pipelined);
@@ -141,7 +154,7 @@ internal sealed class Forwarder : IDisposable
             else
             {
                 holdsConnection = _connections.Wait(0) || await _connections.WaitAsync(Timeout.Infinite, deadline.Token);
-                answer = await _pool.SendAsync(request.AsMemory(0, length), isHead, deadline.Token);
+                answer = await _pool.SendAsync(request, keepAlive, deadline.Token);
             }
         }
         catch (AnswerOverBudgetException)
@@ -175,18 +188,13 @@ internal sealed class Forwarder : IDisposable
         }
         finally
         {
-            if (pipelined is not null)
+            if (pipelined is null)
             {
-                // One that gave up may still be in a batch about to be sent: the batch returns its buffer.
-                if (!pipelined.HasGivenUp)
-                    pipelined.ReleaseBuffer();
-            }
-            else
-            {
-                ArrayPool<byte>.Shared.Return(request);
+                ArrayPool<byte>.Shared.Return(buffer);
                 if (holdsConnection)
                     _connections.Release();
-                lane?.Finish(); // the batch gathered behind this request goes now
+                if (lane is not null)
+                    _pipeline.Finish(lane); // the batch gathered behind this request goes now
             }
             // Unregistered (waiting out a callback already running) before the source is
             // reused, so a late abort can never cancel another request's deadline.
@@ -194,6 +202,7 @@ internal sealed class Forwarder : IDisposable
             _deadlines.Return(deadline);
         }
 
+        NoteEcho(answer.Head.Tag != ExchangeTag.None);
         Volatile.Write(ref _lastAnswer, Stopwatch.GetTimestamp());
         using (answer.Body)
         {
@@ -205,10 +214,26 @@ internal sealed class Forwarder : IDisposable
                 outgoing.ContentType = head.ContentType;
             if (head.Allow is not null)
                 outgoing.Headers.Allow = head.Allow;
+            if (head.Status is 204 or 205 or 304)
+                return; // no content, whatever main sent (RFC 9110 §15.3.5, §15.3.6, §15.4.5): the server refuses to write any
             // A HEAD answer has no body but tells the length a GET would have.
-            outgoing.ContentLength = isHead ? (head.ContentLength >= 0 ? head.ContentLength : null) : answer.Body.Length;
+            outgoing.ContentLength = request.IsHead ? (head.ContentLength >= 0 ? head.ContentLength : null) : answer.Body.Length;
             await BodySlices.WriteAsync(outgoing.BodyWriter, answer.Body.Memory, default, context.RequestAborted);
         }
+    }
+
+    /// <summary>
+    /// Whether main's last answer carried its tag. Only a main that echoes tags (an AotKvs
+    /// main) gets keep-alive connections and pipelining; when it stops, the kept connections
+    /// go and requests carry Connection: close until it echoes again.
+    /// </summary>
+    private void NoteEcho(bool echoed)
+    {
+        if (Volatile.Read(ref _mainEchoesTags) == echoed)
+            return;
+        Volatile.Write(ref _mainEchoesTags, echoed);
+        if (!echoed)
+            _pool.DropIdle();
     }
 
     public void Dispose()

@@ -1,7 +1,10 @@
+using System.Buffers;
+
 namespace AotKvs.Forwarding;
 
 /// <summary>
-/// Requests sent to main together, in one write on one connection; main answers them in order.
+/// Requests sent to main together, in one write on one connection; main answers them in
+/// order, and each answer must carry its own request's tag.
 /// </summary>
 internal sealed class PipelineBatch(PipelineLane lane)
 {
@@ -11,60 +14,79 @@ internal sealed class PipelineBatch(PipelineLane lane)
     /// <summary>Its members are fixed and its bytes on their way to main (or about to be).</summary>
     public bool IsSent { get; set; }
 
-    /// <summary>The connection the batch was sent on, until its last answer is read or it fails.</summary>
-    public UpstreamConnection? Connection { get; set; }
-
-    /// <summary>It went on a pooled connection: a failure before any answer byte may be a stale connection.</summary>
-    public bool Reused { get; set; }
-
-    /// <summary>The batch holds one of the forwarder's connection permits.</summary>
-    public bool HoldsPermit { get; set; }
-
-    /// <summary>The batch's bytes as sent (rented from the shared pool), kept to send again once on a fresh connection.</summary>
-    public byte[]? Sent { get; set; }
-    public int SentLength { get; set; }
-
-    /// <summary>Stopwatch timestamp of the last answer read in this batch.</summary>
-    public long LastAnswerAt { get; set; }
+    /// <summary>The members' bytes back to back (rented from the shared pool), kept to send again on a fresh connection.</summary>
+    public byte[]? Sent { get; private set; }
+    public int SentLength { get; private set; }
 
     public void Add(PipelinedRequest request)
     {
         request.Batch = this;
-        request.Index = Members.Count;
         Members.Add(request);
     }
 
     /// <summary>
-    /// Hands the batch to its first member that still waits, which sends it; false when none
-    /// does. Members that gave up before being sent are dropped.
+    /// Fixes the batch: members that already gave up are dropped, the others' bytes copied
+    /// into one buffer and their own buffers returned. False when nobody is left.
     /// </summary>
-    public bool Start()
+    public bool Seal()
     {
-        var batch = this;
-        while (batch.Members.Count > 0)
+        IsSent = true;
+        var length = 0;
+        foreach (var member in Members)
+            length += member.HasGivenUp ? 0 : member.Length;
+        Sent = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        var at = 0;
+        var kept = 0;
+        for (var i = 0; i < Members.Count; i++)
         {
-            var first = batch.Members[0];
-            if (first.TrySignal(PipelineTurn.Send))
-                return true;
-            first.ReleaseBuffer();
-            batch = batch.Rest(1);
+            var member = Members[i];
+            if (!member.HasGivenUp)
+            {
+                member.Offset = at;
+                member.Bytes.CopyTo(Sent.AsSpan(at));
+                at += member.Length;
+                Members[kept++] = member;
+            }
+            member.ReleaseBuffer();
         }
-        return false;
+        Members.RemoveRange(kept, Members.Count - kept);
+        SentLength = at;
+        return kept > 0;
     }
 
-    /// <summary>The members from <paramref name="first"/> on that still wait, as a new batch on the same lane.</summary>
-    public PipelineBatch Rest(int first)
+    /// <summary>
+    /// The members from <paramref name="first"/> on that still wait, as a new sealed batch
+    /// on the same lane (main closed before reading them); null when none waits.
+    /// </summary>
+    public PipelineBatch? Rest(int first)
     {
-        if (first == 0 && !Members.Exists(static member => member.HasGivenUp))
-            return this;
-        var rest = new PipelineBatch(Lane);
+        var rest = new PipelineBatch(Lane) { IsSent = true };
+        var length = 0;
+        for (var i = first; i < Members.Count; i++)
+            length += Members[i].HasGivenUp ? 0 : Members[i].Length;
+        if (length == 0)
+            return null;
+        rest.Sent = ArrayPool<byte>.Shared.Rent(length);
         for (var i = first; i < Members.Count; i++)
         {
-            if (Members[i].HasGivenUp)
-                Members[i].ReleaseBuffer();
-            else
-                rest.Add(Members[i]);
+            var member = Members[i];
+            if (member.HasGivenUp)
+                continue;
+            Sent.AsSpan(member.Offset, member.Length).CopyTo(rest.Sent.AsSpan(rest.SentLength));
+            member.Offset = rest.SentLength;
+            rest.SentLength += member.Length;
+            rest.Add(member);
         }
         return rest;
+    }
+
+    /// <summary>Returns the copy of the bytes (the batch is over).</summary>
+    public void ReleaseSent()
+    {
+        if (Sent is { } sent)
+        {
+            Sent = null;
+            ArrayPool<byte>.Shared.Return(sent);
+        }
     }
 }

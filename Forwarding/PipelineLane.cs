@@ -5,7 +5,7 @@ namespace AotKvs.Forwarding;
 /// <summary>
 /// One lane of pipelined requests to main: at most one request or batch in flight, and the
 /// requests that arrive meanwhile gather in the next batch, sent in one write when the one in
-/// flight is done.
+/// flight is done (<see cref="UpstreamPipeline"/> runs it).
 /// </summary>
 internal sealed class PipelineLane(int maxBatch, long maxAge)
 {
@@ -22,7 +22,7 @@ internal sealed class PipelineLane(int maxBatch, long maxAge)
 
     /// <summary>
     /// Takes the lane if it is idle: the caller sends its request alone and then calls
-    /// <see cref="Finish"/>, and requests arriving meanwhile gather behind it.
+    /// <see cref="UpstreamPipeline.Finish"/>, and requests arriving meanwhile gather behind it.
     /// </summary>
     public bool TryTake()
     {
@@ -56,28 +56,20 @@ internal sealed class PipelineLane(int maxBatch, long maxAge)
     }
 
     /// <summary>
-    /// What was in flight is done (answered or failed): the next batch, if any, is handed to
-    /// its first member to send; otherwise the lane is idle.
+    /// What was in flight is done (answered or failed): the next batch, if any, is now in
+    /// flight and returned for the caller to run; otherwise the lane is idle.
     /// </summary>
-    public void Finish()
+    public PipelineBatch? Finish()
     {
-        while (true)
+        lock (_gate)
         {
-            PipelineBatch? next;
-            lock (_gate)
-            {
-                next = _next;
-                _next = null;
-                if (next is null)
-                {
-                    _busy = false;
-                    return;
-                }
+            var next = _next;
+            _next = null;
+            if (next is null)
+                _busy = false;
+            else
                 _busySince = Stopwatch.GetTimestamp();
-            }
-            if (next.Start()) // its sender drops any others that gave up before it sends
-                return;
-            // Everyone in it gave up before it was sent: look again.
+            return next;
         }
     }
 }

@@ -9,22 +9,31 @@ namespace AotKvs.Forwarding;
 internal readonly record struct UpstreamAnswer(AnswerHead Head, AnswerBody Body);
 
 /// <summary>
-/// One keep-alive HTTP/1.1 connection to main: sends a request (or a pipelined batch) and
-/// reads whole answers in order (interim 1xx heads skipped, Content-Length or chunked body,
-/// or to the end for neither). Not thread-safe: one caller at a time, which the pool and
-/// the pipeline's turns guarantee.
+/// One HTTP/1.1 connection to main: sends a request (or a pipelined batch) and reads whole
+/// answers in order (interim 1xx heads skipped, Content-Length or chunked body, or to the end
+/// for neither), each checked against its request's <see cref="ExchangeTag"/>. Not
+/// thread-safe: one caller at a time, which the pool and the pipeline's turns guarantee.
 /// </summary>
 /// <remarks>
-/// The async methods on the per-request path use pooled state machines: each would otherwise
-/// be a heap object per forwarded request.
+/// <para>An answer is relayed only when it is provably its request's: it carries that
+/// request's tag, or it is the one answer on a connection that carried one request, which is
+/// then closed. Anything else (another request's tag, or no tag where main has answered
+/// before on this connection) throws: main and this connection are out of step.</para>
+/// <para>The async methods on the per-request path use pooled state machines: each would
+/// otherwise be a heap object per forwarded request.</para>
 /// </remarks>
 internal sealed class UpstreamConnection(Socket socket, int generation, BufferBudget budget) : IDisposable
 {
     private const int InitialBuffer = 4096;
 
+    /// <summary>Answer bodies up to this size are held even past the budget, so the answer to a write is never lost to it.</summary>
+    public const int AlwaysHeldBytes = InitialBuffer;
+
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(InitialBuffer);
     private int _start; // unread bytes are _buffer[_start.._end]
     private int _end;
+    private int _requestsSent;
+    private int _answersRead;
 
     /// <summary>The pool's generation when this connection was opened; older ones are not reused.</summary>
     public int Generation { get; } = generation;
@@ -32,38 +41,46 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     /// <summary>Stopwatch timestamp of the last answer read whole on this connection.</summary>
     public long LastUsed { get; private set; }
 
-    /// <summary>True once an answer has been read on it: a failure before any answer byte may then be a stale connection.</summary>
-    public bool Reused { get; private set; }
-
     /// <summary>Whether any answer byte has arrived since the last send.</summary>
     public bool ReceivedAny { get; private set; }
 
+    /// <summary>
+    /// Main wrote something nobody asked for while the connection was idle (a stray answer, a
+    /// late body): its framing is not to be trusted. One ioctl, no read.
+    /// </summary>
+    public bool HasStrayBytes => socket.Available > 0;
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<UpstreamAnswer> ExchangeAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
+    public async ValueTask<UpstreamAnswer> ExchangeAsync(UpstreamRequest request, CancellationToken cancel)
     {
-        await SendAsync(request, cancel);
-        return await ReadAnswerAsync(isHead, isLast: true, cancel);
+        await SendAsync(request.Head, request.Body, 1, cancel);
+        return await ReadAnswerAsync(request.Tag, request.IsHead, isLast: true, cancel);
     }
 
     /// <summary>
-    /// Sends one request, or several back to back (a pipelined batch, answered in order).
-    /// Bytes left from an earlier exchange are dropped: none are expected.
+    /// Sends <paramref name="count"/> requests back to back (a pipelined batch, answered in
+    /// order), then <paramref name="body"/> (a large body, sent from where it is). Bytes left
+    /// from an earlier exchange are dropped: none are expected.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> requests, CancellationToken cancel)
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> requests, ReadOnlyMemory<byte> body, int count, CancellationToken cancel)
     {
         ReceivedAny = false;
         _start = _end = 0;
+        _requestsSent += count;
         for (var sent = 0; sent < requests.Length;)
             sent += await socket.SendAsync(requests[sent..], SocketFlags.None, cancel);
+        for (var sent = 0; sent < body.Length;)
+            sent += await socket.SendAsync(body[sent..], SocketFlags.None, cancel);
     }
 
     /// <summary>
-    /// Reads the next whole answer. <paramref name="isLast"/>: no further answer is expected,
-    /// so any byte beyond this one means the framing is not to be trusted again.
+    /// Reads the next whole answer, which must be the one to the request tagged
+    /// <paramref name="tag"/>. <paramref name="isLast"/>: no further answer is expected, so any
+    /// byte beyond this one means the framing is not to be trusted again.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<UpstreamAnswer> ReadAnswerAsync(bool isHead, bool isLast, CancellationToken cancel)
+    public async ValueTask<UpstreamAnswer> ReadAnswerAsync(ulong tag, bool isHead, bool isLast, CancellationToken cancel)
     {
         AnswerHead head;
         while (true)
@@ -75,24 +92,32 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
                 throw AnswerParser.Invalid("101 Switching Protocols to a request that asked for no upgrade");
             // 100 and other interim answers carry no body: the final answer follows.
         }
+        var answers = ++_answersRead;
+        if (head.Tag != tag)
+        {
+            // No tag can still be tied to its request when it is the only answer this
+            // connection will ever carry; anything else may be another request's answer.
+            if (head.Tag != ExchangeTag.None || answers != 1 || _requestsSent != 1)
+                throw AnswerParser.Invalid("an answer not tied to its request");
+            head.Close = true;
+        }
 
         AnswerBody body;
         if (isHead || head.Status is 204 or 304)
-            body = default; // a HEAD answer announces a length it does not send
+            body = default; // no body, whatever the head announces (RFC 9112 §6.3)
         else if (head.Chunked)
             body = await ReadChunkedAsync(cancel);
         else if (head.ContentLength >= 0)
             body = await ReadExactlyAsync(head.ContentLength, cancel);
         else
         {
-            body = await ReadToEndAsync(cancel);
             head.Close = true;
+            body = await ReadToEndAsync(cancel);
         }
 
         // Bytes beyond the last answer were never asked for: this connection's framing is not to be trusted again.
         if (isLast && _end > _start)
             head.Close = true;
-        Reused = true;
         LastUsed = System.Diagnostics.Stopwatch.GetTimestamp();
         return new UpstreamAnswer(head, body);
     }
@@ -116,8 +141,14 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     {
         if (length > Array.MaxLength)
             throw AnswerParser.Invalid("Content-Length too large");
-        if (!BudgetedBuffer.TryRent(budget, (int)length, out var buffer))
-            throw new AnswerOverBudgetException();
+        BudgetedBuffer buffer;
+        if (length <= AlwaysHeldBytes)
+            buffer = BudgetedBuffer.RentAnyway(budget, (int)length);
+        else if (!BudgetedBuffer.TryRent(budget, (int)length, out buffer))
+        {
+            await DropAsync(length, cancel);
+            throw new AnswerOverBudgetException(inStep: true);
+        }
         try
         {
             var filled = Take(buffer.Array.AsSpan(0, (int)length));
@@ -135,6 +166,18 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
         {
             buffer.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Reads and drops a body nobody can hold, so the connection stays in step for the answers after it.</summary>
+    private async ValueTask DropAsync(long length, CancellationToken cancel)
+    {
+        var left = length - Take(length);
+        while (left > 0)
+        {
+            _start = _end = 0;
+            await ReceiveAsync(_buffer.Length, cancel);
+            left -= Take(left);
         }
     }
 
@@ -167,7 +210,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             while (!AnswerParser.TrySkipTrailers(_buffer.AsSpan(_start, _end - _start), out trailers))
                 await ReceiveAsync(AnswerParser.MaxHeadBytes + 1, cancel);
             _start += trailers;
-            return body.Finish();
+            return body.Finish(inStep: true);
         }
         catch
         {
@@ -185,10 +228,10 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             while (true)
             {
                 TakeInto(ref body, _end - _start);
-                body.Reserve(InitialBuffer);
-                var n = await socket.ReceiveAsync(body.Unfilled(InitialBuffer), SocketFlags.None, cancel);
+                var room = body.Reserve(InitialBuffer).Length;
+                var n = await socket.ReceiveAsync(body.Unfilled(room), SocketFlags.None, cancel);
                 if (n == 0)
-                    return body.Finish();
+                    return body.Finish(inStep: false);
                 ReceivedAny = true;
                 body.Advance(n);
             }
@@ -205,6 +248,14 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     {
         var n = Math.Min(into.Length, _end - _start);
         _buffer.AsSpan(_start, n).CopyTo(into);
+        _start += n;
+        return n;
+    }
+
+    /// <summary>Skips up to <paramref name="max"/> buffered bytes; how many.</summary>
+    private int Take(long max)
+    {
+        var n = (int)Math.Min(max, _end - _start);
         _start += n;
         return n;
     }
@@ -253,22 +304,31 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             ArrayPool<byte>.Shared.Return(buffer);
     }
 
-    /// <summary>A body of unknown length, growing within the budget.</summary>
+    /// <summary>
+    /// A body of unknown length, growing within the budget. Past the budget it goes on
+    /// reading into a scratch buffer and drops what it reads, so the framing stays in step.
+    /// </summary>
     private struct Accumulator(BufferBudget budget)
     {
         private BudgetedBuffer _buffer;
         private int _length;
+        private byte[]? _dropping;
 
-        /// <summary>Room for <paramref name="count"/> more bytes after what is filled.</summary>
+        /// <summary>Room for up to <paramref name="count"/> more bytes after what is filled (fewer once dropping).</summary>
         public Span<byte> Reserve(int count)
         {
-            Grow(count);
-            return _buffer.Array.AsSpan(_length, count);
+            if (_dropping is null)
+                Grow(count);
+            return _dropping is { } scratch ? scratch.AsSpan(0, Math.Min(count, scratch.Length)) : _buffer.Array.AsSpan(_length, count);
         }
 
-        public Memory<byte> Unfilled(int count) => _buffer.Array.AsMemory(_length, count);
+        public readonly Memory<byte> Unfilled(int count) => _dropping is { } scratch ? scratch.AsMemory(0, count) : _buffer.Array.AsMemory(_length, count);
 
-        public void Advance(int count) => _length += count;
+        public void Advance(int count)
+        {
+            if (_dropping is null)
+                _length += count;
+        }
 
         private void Grow(int count)
         {
@@ -279,11 +339,26 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             var size = Math.Max(Math.Max(_length + count, 256), (int)Math.Min((_buffer.Array?.Length ?? 0) * 2L, Array.MaxLength));
             var fits = _buffer.Array is null ? BudgetedBuffer.TryRent(budget, size, out _buffer) : _buffer.TryGrow(size, _length);
             if (!fits)
-                throw new AnswerOverBudgetException();
+            {
+                _buffer.Dispose();
+                _dropping = new byte[InitialBuffer];
+            }
         }
 
-        public AnswerBody Finish() => _buffer.Array is null ? default : new AnswerBody(_buffer, _length);
+        /// <summary>The body; over the budget, an <see cref="AnswerOverBudgetException"/> saying whether the connection is still in step.</summary>
+        public readonly AnswerBody Finish(bool inStep)
+        {
+            if (_dropping is not null)
+                throw new AnswerOverBudgetException(inStep);
+            return _buffer.Array is null ? default : new AnswerBody(_buffer, _length);
+        }
 
         public void Abandon() => _buffer.Dispose();
     }
 }
+
+/// <summary>
+/// A request as it goes to main: its head (with the body, when small), a large body sent from
+/// where it already is, and what its answer must match.
+/// </summary>
+internal readonly record struct UpstreamRequest(ReadOnlyMemory<byte> Head, ReadOnlyMemory<byte> Body, ulong Tag, bool IsHead);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -13,12 +12,17 @@ namespace AotKvs.Forwarding;
 /// spend less per request under load (docs/operations.md), and nothing waits without load.
 /// </summary>
 /// <remarks>
-/// <para>Each request reads its own answer with its own deadline, then hands the connection
-/// to the next (<see cref="PipelinedRequest"/>). A batch that fails before a request's answer
-/// fails that request the same way (the usual 503): main may have acted on it. Requests go
-/// again, on a fresh connection, only when main provably read none of them: the first answer
-/// of a batch on a pooled connection failing before any byte (the whole batch, once, as a
-/// lone request would be), or the requests after an answer that said Connection: close.</para>
+/// <para>Only to a main that echoes <see cref="Protocol.ExchangeTag"/>s (an AotKvs main): the
+/// caller says so. Each answer must carry its own request's tag; one that does not fails its
+/// request and every one after it (503), and the connection is dropped, never relayed.</para>
+/// <para>A batch is run by <see cref="RunAsync"/>, not by its members: it reads every answer
+/// in order within its own bound and hands each to its request. A member whose deadline
+/// passes or whose client leaves stops waiting, and its answer is read and dropped, so one
+/// member's failure never changes what another is told. A failure of the connection fails
+/// the members not yet answered (main may have acted on them). Requests go again, on a fresh
+/// connection, only when main provably read none of them: the whole batch once when its
+/// first answer on a pooled connection fails before any byte, or the requests after an
+/// answer that said Connection: close (and pipelining pauses: main closes connections).</para>
 /// <para>Main answers a pipelined batch one request after another: when it is slow per
 /// request, <see cref="SlowMainWatch"/> pauses pipelining.</para>
 /// </remarks>
@@ -38,11 +42,18 @@ internal sealed class UpstreamPipeline
         public static readonly Timing Default = new(TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(5));
     }
 
+    /// <summary>Batches started inline one inside another at most this deep; deeper ones go to the thread pool.</summary>
+    private const int MaxInlineRuns = 4;
+
+    [ThreadStatic]
+    private static int t_inlineRuns;
+
     private readonly PipelineLane[] _lanes;
     private readonly UpstreamPool _pool;
     private readonly SemaphoreSlim _permits;
     private readonly UpstreamReport _report;
     private readonly SlowMainWatch _slowMain;
+    private readonly DeadlinePool _bounds;
     private int _nextLane;
 
     /// <param name="lanes">Batches in flight at once; 0 turns pipelining off.</param>
@@ -50,8 +61,9 @@ internal sealed class UpstreamPipeline
     /// <param name="pool">Where a batch gets its connection to main, and returns it.</param>
     /// <param name="permits">The forwarder's connection permits: a batch in flight holds one.</param>
     /// <param name="report">Where the batches sent are counted.</param>
+    /// <param name="bounds">A batch's own bound, from when it starts: the forwarding timeout.</param>
     /// <param name="timing">Instead of <see cref="Timing.Default"/>.</param>
-    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, UpstreamReport report, Timing? timing = null)
+    public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, UpstreamReport report, DeadlinePool bounds, Timing? timing = null)
     {
         _report = report;
         timing ??= Timing.Default;
@@ -62,16 +74,17 @@ internal sealed class UpstreamPipeline
             _lanes[i] = new PipelineLane(maxBatch, window);
         _pool = pool;
         _permits = permits;
+        _bounds = bounds;
     }
 
     /// <summary>
     /// Where a request to main goes. Returns the request in a batch when it joined one (its
-    /// buffer, rented from the shared pool, is then the pipeline's). Otherwise it goes alone;
-    /// <paramref name="lane"/> is the lane it took, to <see cref="PipelineLane.Finish"/> once
-    /// its answer is in, or null: pipelining off or paused, the request large, or every lane
-    /// busy with a full or aging batch.
+    /// buffer, rented from the shared pool, is then the batch's). Otherwise it goes alone;
+    /// <paramref name="lane"/> is the lane it took, to <see cref="Finish"/> once its answer
+    /// is in, or null: pipelining off or paused, the request large, or every lane busy with a
+    /// full or aging batch.
     /// </summary>
-    public PipelinedRequest? TryEnter(byte[] buffer, int length, bool isHead, CancellationTokenSource deadline, out PipelineLane? lane)
+    public PipelinedRequest? TryEnter(byte[] buffer, int length, ulong tag, bool isHead, out PipelineLane? lane)
     {
         lane = null;
         if (_lanes.Length == 0 || length > MaxRequestBytes || _slowMain.IsPaused)
@@ -89,192 +102,214 @@ internal sealed class UpstreamPipeline
             if (candidate.Waiting < fewest.Waiting)
                 fewest = candidate;
         }
-        var request = new PipelinedRequest(buffer, length, isHead, deadline);
+        var request = new PipelinedRequest(buffer, length, tag, isHead);
         return fewest.TryJoin(request) ? request : null;
     }
 
-    /// <summary>Main's whole answer to <paramref name="request"/>, within <paramref name="deadline"/>.</summary>
+    /// <summary>What was in flight on <paramref name="lane"/> is done: the batch gathered behind it goes now.</summary>
+    public void Finish(PipelineLane lane)
+    {
+        if (lane.Finish() is not { } next)
+            return;
+        if (t_inlineRuns >= MaxInlineRuns)
+        {
+            // Batches whose answers are all at hand finish inline: a chain of them would nest without end.
+            ThreadPool.UnsafeQueueUserWorkItem(static batch => Run(batch.Pipeline, batch.Batch), (Pipeline: this, Batch: next), preferLocal: true);
+            return;
+        }
+        t_inlineRuns++;
+        try
+        {
+            Run(this, next);
+        }
+        finally
+        {
+            t_inlineRuns--;
+        }
+    }
+
+    private static void Run(UpstreamPipeline pipeline, PipelineBatch batch)
+    {
+        var running = pipeline.RunAsync(batch);
+        if (running.IsCompletedSuccessfully)
+            running.GetAwaiter().GetResult(); // hands the pooled state machine back
+        else
+            _ = running.AsTask(); // it reports every outcome to its members itself
+    }
+
+    /// <summary>
+    /// One batch from start to end: a permit, a connection, the bytes in one write, then every
+    /// answer in order, each to its own request. Never throws: each member is told its outcome.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunAsync(PipelineBatch batch)
+    {
+        var lane = batch.Lane;
+        var bound = _bounds.Rent();
+        var holdsPermit = false;
+        UpstreamConnection? connection = null;
+        try
+        {
+            if (!batch.Seal())
+                return; // everyone gave up before it went
+            if (!_permits.Wait(0))
+            {
+                try
+                {
+                    await _permits.WaitAsync(Timeout.Infinite, bound.Token);
+                }
+                catch (OperationCanceledException e)
+                {
+                    FailFrom(batch, 0, new NoConnectionFreeException(e));
+                    return;
+                }
+            }
+            holdsPermit = true;
+
+            var reused = true;
+            connection = _pool.TakeIdle();
+            if (connection is null)
+            {
+                reused = false;
+                connection = await _pool.OpenAsync(bound.Token);
+            }
+            _report.SentBatch(batch.Members.Count);
+            try
+            {
+                await SendAsync(connection, batch, bound.Token);
+            }
+            catch (Exception e) when (reused && IsStale(connection, e, bound.Token))
+            {
+                connection.Dispose();
+                reused = false;
+                connection = await _pool.OpenAsync(bound.Token);
+                await SendAsync(connection, batch, bound.Token);
+            }
+
+            var lastAnswerAt = 0L;
+            for (var i = 0; i < batch.Members.Count; i++)
+            {
+                var member = batch.Members[i];
+                var isLast = i == batch.Members.Count - 1;
+                UpstreamAnswer answer;
+                try
+                {
+                    answer = await connection.ReadAnswerAsync(member.Tag, member.IsHead, isLast, bound.Token);
+                }
+                catch (Exception e) when (i == 0 && reused && IsStale(connection, e, bound.Token))
+                {
+                    // Main closed the pooled connection while it was idle and read none of the batch: once more, fresh.
+                    connection.Dispose();
+                    reused = false;
+                    connection = await _pool.OpenAsync(bound.Token);
+                    await SendAsync(connection, batch, bound.Token);
+                    i--;
+                    continue;
+                }
+                catch (AnswerOverBudgetException e) when (e.InStep)
+                {
+                    member.Fail(e); // its answer alone was too large to hold; the connection is still in step
+                    lastAnswerAt = NoteAnswer(i, lastAnswerAt);
+                    continue; // after the last, the connection is closed below: its head said nothing of keep-alive to us
+                }
+                catch (Exception e)
+                {
+                    member.Fail(e);
+                    FailFrom(batch, i + 1, e);
+                    return;
+                }
+                lastAnswerAt = NoteAnswer(i, lastAnswerAt);
+                if (isLast)
+                {
+                    // What the batch held goes back before the answer is relayed (inline, on this thread).
+                    _pool.Return(connection, answer.Head.Close);
+                    connection = null;
+                    holdsPermit = false;
+                    _permits.Release();
+                    member.TryDeliver(answer);
+                    break;
+                }
+                member.TryDeliver(answer);
+                if (answer.Head.Close)
+                {
+                    // Main closes after this answer and reads nothing more: the rest were never
+                    // acted on. They go again on a fresh connection, and pipelining pauses.
+                    _slowMain.PauseNow();
+                    connection.Dispose();
+                    connection = null;
+                    var rest = batch.Rest(i + 1);
+                    batch.ReleaseSent();
+                    if (rest is null)
+                        return;
+                    batch = rest;
+                    i = -1;
+                    connection = await _pool.OpenAsync(bound.Token);
+                    await SendAsync(connection, batch, bound.Token);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // Dialling or sending failed: main may have read some of it.
+            FailFrom(batch, 0, e);
+        }
+        finally
+        {
+            connection?.Dispose();
+            batch.ReleaseSent();
+            if (holdsPermit)
+                _permits.Release();
+            _bounds.Return(bound);
+            Finish(lane);
+        }
+    }
+
+    private static ValueTask SendAsync(UpstreamConnection connection, PipelineBatch batch, CancellationToken bound) =>
+        connection.SendAsync(batch.Sent.AsMemory(0, batch.SentLength), default, batch.Members.Count, bound);
+
+    /// <summary>A pooled connection that failed before any answer byte was most likely closed by main while idle.</summary>
+    private static bool IsStale(UpstreamConnection connection, Exception e, CancellationToken bound) =>
+        !connection.ReceivedAny && e is SocketException or HttpIOException && !bound.IsCancellationRequested;
+
+    /// <summary>
+    /// The batch cannot go on: members from <paramref name="first"/> on, not yet answered, fail.
+    /// Each is told that the connection failed, not the cause of another member's failure.
+    /// </summary>
+    private static void FailFrom(PipelineBatch batch, int first, Exception failure)
+    {
+        var theirs = failure is NoConnectionFreeException or SocketException or HttpIOException
+            ? failure
+            : new HttpIOException(HttpRequestError.ResponseEnded, "the pipelined connection to main failed before this request's answer", failure);
+        for (var i = first; i < batch.Members.Count; i++)
+            batch.Members[i].Fail(theirs);
+    }
+
+    /// <summary>Notes when answer <paramref name="index"/> of a batch came, for the slow-main watch.</summary>
+    private long NoteAnswer(int index, long previous)
+    {
+        var now = Stopwatch.GetTimestamp();
+        if (index > 0)
+            _slowMain.NoteGap(previous, now);
+        return now;
+    }
+
+    /// <summary>
+    /// The request's answer (or its failure) once its batch has read it, within its own
+    /// <paramref name="deadline"/>. A request that runs out of time in a batch says main is
+    /// slow: requests go one per connection for a while.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> ExchangeAsync(PipelinedRequest request, CancellationToken deadline)
     {
         try
         {
-            if (await request.WaitAsync() == PipelineTurn.Send)
-                await SendAsync(request.Batch.Rest(0), deadline);
-            return await ReadAsync(request, deadline);
+            return await request.WaitAsync(deadline);
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !request.ClientLeft)
+        catch (OperationCanceledException e) when (e is not NoConnectionFreeException && !request.ClientLeft && request.HasGivenUp)
         {
-            // A request that ran out of time in a batch says main is slow: requests go one per connection for a while.
             _slowMain.PauseNow();
             throw;
         }
-    }
-
-    /// <summary>The caller is the batch's first member: a connection, then the whole batch in one write.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendAsync(PipelineBatch batch, CancellationToken deadline)
-    {
-        batch.IsSent = true;
-        try
-        {
-            if (!_permits.Wait(0))
-            {
-                try
-                {
-                    await _permits.WaitAsync(Timeout.Infinite, deadline);
-                }
-                catch (OperationCanceledException e)
-                {
-                    throw new NoConnectionFreeException(e);
-                }
-            }
-            batch.HoldsPermit = true;
-
-            var length = 0;
-            foreach (var member in batch.Members)
-                length += member.Length;
-            batch.Sent = ArrayPool<byte>.Shared.Rent(length);
-            batch.SentLength = length;
-            var at = 0;
-            foreach (var member in batch.Members)
-            {
-                member.Bytes.CopyTo(batch.Sent.AsSpan(at));
-                at += member.Length;
-            }
-
-            batch.Connection = _pool.TakeIdle();
-            batch.Reused = batch.Connection is not null;
-            if (batch.Connection is null)
-                batch.Connection = await _pool.OpenAsync(deadline);
-            _report.SentBatch(batch.Members.Count);
-            try
-            {
-                await batch.Connection.SendAsync(batch.Sent.AsMemory(0, length), deadline);
-            }
-            catch (Exception e) when (IsStale(batch, e, deadline))
-            {
-                await ResendAsync(batch, deadline);
-            }
-        }
-        catch (Exception e)
-        {
-            FailFrom(batch, 1, e);
-            throw;
-        }
-    }
-
-    /// <summary>The caller's turn: its own answer, then the connection goes to the next member.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<UpstreamAnswer> ReadAsync(PipelinedRequest request, CancellationToken deadline)
-    {
-        var batch = request.Batch;
-        var isLast = request.Index == batch.Members.Count - 1;
-        UpstreamAnswer answer;
-        try
-        {
-            try
-            {
-                answer = await batch.Connection!.ReadAnswerAsync(request.IsHead, isLast, deadline);
-            }
-            catch (Exception e) when (request.Index == 0 && IsStale(batch, e, deadline))
-            {
-                await ResendAsync(batch, deadline);
-                answer = await batch.Connection!.ReadAnswerAsync(request.IsHead, isLast, deadline);
-            }
-        }
-        catch (Exception e)
-        {
-            FailFrom(batch, request.Index + 1, e);
-            throw;
-        }
-
-        NoteAnswer(batch, request.Index);
-        var connection = batch.Connection;
-        if (isLast)
-        {
-            batch.Connection = null;
-            _pool.Return(connection, answer.Head.Close);
-            Done(batch);
-        }
-        else if (answer.Head.Close)
-        {
-            // Main closes after this answer and reads nothing more: the rest were never acted on.
-            batch.Connection = null;
-            connection.Dispose();
-            Release(batch);
-            if (!batch.Rest(request.Index + 1).Start())
-                batch.Lane.Finish();
-        }
-        else if (!batch.Members[request.Index + 1].TrySignal(PipelineTurn.Read))
-        {
-            // The next one gave up waiting: nobody reads its answer, so the connection is out of step.
-            var next = batch.Members[request.Index + 1];
-            next.ReleaseBuffer();
-            FailFrom(batch, request.Index + 2, new OperationCanceledException("a request ahead on the pipelined connection to main gave up"));
-        }
-        return answer;
-    }
-
-    /// <summary>A pooled connection that failed before any answer byte was most likely closed by main while idle.</summary>
-    private static bool IsStale(PipelineBatch batch, Exception e, CancellationToken deadline) =>
-        batch.Reused && !batch.Connection!.ReceivedAny && e is SocketException or HttpIOException && !deadline.IsCancellationRequested;
-
-    /// <summary>The whole batch once more, on a fresh connection (never a third time).</summary>
-    private async ValueTask ResendAsync(PipelineBatch batch, CancellationToken deadline)
-    {
-        batch.Connection!.Dispose();
-        batch.Connection = null;
-        batch.Reused = false;
-        batch.Connection = await _pool.OpenAsync(deadline);
-        await batch.Connection.SendAsync(batch.Sent.AsMemory(0, batch.SentLength), deadline);
-    }
-
-    /// <summary>The batch cannot go on: members from <paramref name="first"/> fail with <paramref name="failure"/>.</summary>
-    private void FailFrom(PipelineBatch batch, int first, Exception failure)
-    {
-        batch.Connection?.Dispose();
-        batch.Connection = null;
-        for (var i = first; i < batch.Members.Count; i++)
-        {
-            var member = batch.Members[i];
-            if (member.HasGivenUp)
-                member.ReleaseBuffer();
-            else
-                member.Fail(failure);
-        }
-        Done(batch);
-    }
-
-    /// <summary>The batch is over: what it held is let go, and the lane takes its next batch.</summary>
-    private void Done(PipelineBatch batch)
-    {
-        Release(batch);
-        batch.Lane.Finish();
-    }
-
-    /// <summary>Lets go of the batch's connection permit and its copy of the bytes sent.</summary>
-    private void Release(PipelineBatch batch)
-    {
-        if (batch.HoldsPermit)
-        {
-            batch.HoldsPermit = false;
-            _permits.Release();
-        }
-        if (batch.Sent is { } sent)
-        {
-            batch.Sent = null;
-            ArrayPool<byte>.Shared.Return(sent);
-        }
-    }
-
-    /// <summary>Notes when an answer in a batch came, for the slow-main watch.</summary>
-    private void NoteAnswer(PipelineBatch batch, int index)
-    {
-        var now = Stopwatch.GetTimestamp();
-        if (index > 0)
-            _slowMain.NoteGap(batch.LastAnswerAt, now);
-        batch.LastAnswerAt = now;
     }
 }
 

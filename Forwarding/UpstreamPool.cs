@@ -49,18 +49,21 @@ internal sealed class UpstreamPool : IDisposable
     }
 
     /// <summary>
-    /// Sends one request and reads main's whole answer. A pooled connection that fails before
-    /// any answer byte arrived was most likely closed by main while idle (restarted, or its
-    /// idle timeout): the request goes once more on a fresh connection, never a third time.
+    /// Sends one request and reads main's whole answer. <paramref name="keepAlive"/>: main
+    /// echoes tags, so a pooled connection may carry it, and the connection goes back to the
+    /// pool when the answer was tied to it; otherwise a fresh connection carries this request
+    /// alone. A pooled connection that fails before any answer byte arrived was most likely
+    /// closed by main while idle (restarted, or its idle timeout): the request goes once more
+    /// on a fresh connection, never a third time.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<UpstreamAnswer> SendAsync(ReadOnlyMemory<byte> request, bool isHead, CancellationToken cancel)
+    public async ValueTask<UpstreamAnswer> SendAsync(UpstreamRequest request, bool keepAlive, CancellationToken cancel)
     {
-        if (TakeIdle() is { } pooled)
+        if (keepAlive && TakeIdle() is { } pooled)
         {
             try
             {
-                return Keep(pooled, await pooled.ExchangeAsync(request, isHead, cancel));
+                return Keep(pooled, await pooled.ExchangeAsync(request, cancel));
             }
             catch (Exception e) when (!pooled.ReceivedAny && e is SocketException or HttpIOException && !cancel.IsCancellationRequested)
             {
@@ -76,7 +79,7 @@ internal sealed class UpstreamPool : IDisposable
         var fresh = await OpenAsync(cancel);
         try
         {
-            return Keep(fresh, await fresh.ExchangeAsync(request, isHead, cancel));
+            return Keep(fresh, await fresh.ExchangeAsync(request, cancel));
         }
         catch
         {
@@ -128,22 +131,27 @@ internal sealed class UpstreamPool : IDisposable
         return new UpstreamConnection(await _dial(cancel), generation, _budget);
     }
 
-    /// <summary>The most recently used idle connection that is not too old, if any.</summary>
+    /// <summary>
+    /// The most recently used idle connection that is not too old and on which main wrote
+    /// nothing while it was idle, if any.
+    /// </summary>
     public UpstreamConnection? TakeIdle()
     {
         var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
-        lock (_idle)
+        while (true)
         {
-            while (_idleCount > 0)
+            UpstreamConnection connection;
+            lock (_idle)
             {
-                var connection = _idle[--_idleCount];
+                if (_idleCount == 0)
+                    return null;
+                connection = _idle[--_idleCount];
                 _idle[_idleCount] = null!;
-                if (connection.LastUsed > expired)
-                    return connection;
-                connection.Dispose();
             }
+            if (connection.LastUsed > expired && !connection.HasStrayBytes)
+                return connection;
+            connection.Dispose();
         }
-        return null;
     }
 
     /// <summary>Closes idle connections older than <see cref="IdleTimeout"/> (the oldest are at the bottom).</summary>

@@ -38,6 +38,17 @@ internal struct BudgetedBuffer : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// A small buffer reserved even past the limit: for what must be held whatever the load
+    /// (main's small answers), bounded by the caller.
+    /// </summary>
+    public static BudgetedBuffer RentAnyway(BufferBudget budget, int size)
+    {
+        size = Math.Max(size, 1);
+        budget.ReserveAnyway(size);
+        return new BudgetedBuffer(budget, Allocate(size), size);
+    }
+
     /// <summary>Grows to at least <paramref name="size"/> bytes, keeping the first <paramref name="used"/>; false when the budget cannot cover it.</summary>
     public bool TryGrow(int size, int used)
     {

@@ -43,6 +43,9 @@ internal sealed class BufferBudget(long limit, ILogger? logger = null)
         return false;
     }
 
+    /// <summary>Reserves <paramref name="bytes"/> whether or not they fit (counted, never refused).</summary>
+    public void ReserveAnyway(long bytes) => Interlocked.Add(ref _inUse, bytes);
+
     public void Release(long bytes)
     {
         if (bytes > 0)

@@ -2,8 +2,8 @@ namespace AotKvs.Protocol;
 
 /// <summary>
 /// What every request goes through before routing, on both roles, so that main, a
-/// forwarder and a chain give the same answer: a target that is not a path ("*") is
-/// refused, and a key request is recognised from the raw target and sent straight to the
+/// forwarder and a chain give the same answer: a forwarder's tag is echoed
+/// (<see cref="ExchangeTag"/>), a target that is not a path ("*") is refused, and a key request is recognised from the raw target and sent straight to the
 /// role's key endpoint.
 /// </summary>
 internal static class RequestScreening
@@ -20,6 +20,7 @@ internal static class RequestScreening
         Endpoint? keyEndpoint = null; // found on first use: endpoints are mapped after this runs
         app.Use((context, next) =>
         {
+            ExchangeTag.Echo(context); // before any answer, this middleware's own included
             if (RequestTarget.PathAndQuery(context) is not { } target)
                 return Responses.BadTarget.WriteAsync(context.Response);
             if (KeyRules.Locate(RequestTarget.Path(target), out _) != KeyStatus.NotKeyPath)

@@ -51,6 +51,19 @@ public sealed partial class ForwarderTests : IDisposable
         return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, pipelineTiming: pipelineTiming);
     }
 
+    /// <summary>
+    /// One request answered with its tag, as a forwarder's first request to a main is: from
+    /// then on main is known to be an AotKvs main (keep-alive, pipelining). The connection it
+    /// used stays pooled; main's record of requests starts afresh.
+    /// </summary>
+    private async Task ProveMainAsync(Forwarder forwarder)
+    {
+        var context = Request("GET", "/kvs/proof");
+        await forwarder.ForwardAsync(context);
+        Assert.Equal(200, context.Response.StatusCode);
+        _main.ClearSeen();
+    }
+
     /// <summary>Every connection the forwarder opens goes to the scripted main, or fails as told.</summary>
     private async ValueTask<Socket> DialAsync(CancellationToken cancel)
     {
@@ -329,6 +342,7 @@ public sealed partial class ForwarderTests : IDisposable
     public async Task Requests_beyond_the_connection_bound_wait_for_a_connection(int pipeline)
     {
         using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2, pipeline: pipeline);
+        await ProveMainAsync(forwarder);
         var inFlight = 0;
         var most = 0;
         _script = async (_, _) =>
@@ -492,8 +506,20 @@ public sealed partial class ForwarderTests : IDisposable
             get { lock (_seen) return [.. _seen]; }
         }
 
+        public void ClearSeen()
+        {
+            lock (_seen) _seen.Clear();
+        }
+
         /// <summary>Connections that ended (either side closed).</summary>
         public int Closed => Volatile.Read(ref _closed);
+
+        /// <summary>Like an AotKvs main, it echoes each request's Kvs-Tag on every final answer it writes; false: a main that does not.</summary>
+        public bool EchoesTags { get; set; } = true;
+
+        private static string WithTag(string text, string? tag) => tag is null
+            ? text
+            : System.Text.RegularExpressions.Regex.Replace(text, @"(HTTP/1\.[01] [2-5][0-9][0-9][^\r]*\r\n)", $"$1Kvs-Tag: {tag}\r\n");
 
         protected override async Task ServeAsync(TcpClient client)
         {
@@ -528,7 +554,7 @@ public sealed partial class ForwarderTests : IDisposable
 
                     var reply = await _script(request, Stopping);
                     if (reply.Text is not null)
-                        await stream.WriteAsync(Encoding.UTF8.GetBytes(reply.Text), Stopping);
+                        await stream.WriteAsync(Encoding.UTF8.GetBytes(EchoesTags ? WithTag(reply.Text, request.Header("Kvs-Tag")) : reply.Text), Stopping);
                     if (reply.Close)
                         return;
                 }
