@@ -63,7 +63,7 @@ internal sealed class UpstreamPool : IDisposable
         {
             try
             {
-                return Keep(pooled, await pooled.ExchangeAsync(request, cancel));
+                return Keep(pooled, await pooled.ExchangeAsync(request, cancel), keepAlive);
             }
             catch (Exception e) when (!pooled.ReceivedAny && e is SocketException or HttpIOException && !cancel.IsCancellationRequested)
             {
@@ -79,7 +79,7 @@ internal sealed class UpstreamPool : IDisposable
         var fresh = await OpenAsync(cancel);
         try
         {
-            return Keep(fresh, await fresh.ExchangeAsync(request, cancel));
+            return Keep(fresh, await fresh.ExchangeAsync(request, cancel), keepAlive);
         }
         catch
         {
@@ -101,9 +101,10 @@ internal sealed class UpstreamPool : IDisposable
         }
     }
 
-    private UpstreamAnswer Keep(UpstreamConnection connection, UpstreamAnswer answer)
+    /// <summary>The connection goes back to the pool unless either side said it closes (a request sent with Connection: close included).</summary>
+    private UpstreamAnswer Keep(UpstreamConnection connection, UpstreamAnswer answer, bool keepAlive)
     {
-        Return(connection, answer.Head.Close);
+        Return(connection, answer.Head.Close || !keepAlive);
         return answer;
     }
 

@@ -65,7 +65,6 @@ public sealed partial class ForwarderTests
     public async Task Requests_arriving_while_the_lane_is_busy_reach_main_in_one_write_and_each_gets_its_own_answer()
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         HoldFirstUntil(gate);
         var (first, batch) = await FillOneLaneAsync(forwarder);
@@ -85,7 +84,6 @@ public sealed partial class ForwarderTests
     public async Task With_pipelining_off_requests_never_share_a_write()
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipeline: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         HoldFirstUntil(gate);
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
@@ -101,7 +99,6 @@ public sealed partial class ForwarderTests
     public async Task When_main_closes_after_an_answer_in_a_batch_the_rest_go_again_on_a_fresh_connection()
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         // Main says it closes after k0, and reads nothing more on that connection.
         HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k0" ? Echo(request, "Connection: close\r\n") with { Close = true } : Echo(request));
@@ -120,7 +117,6 @@ public sealed partial class ForwarderTests
     public async Task A_connection_lost_in_the_middle_of_a_batch_fails_the_rest_without_sending_them_again()
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         // Main acts on k1 (it may have) and is gone before answering it.
         HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k1" ? new Reply(null, Close: true) : Echo(request));
@@ -140,7 +136,6 @@ public sealed partial class ForwarderTests
     public async Task A_batch_on_a_connection_main_closed_while_idle_is_sent_once_more_on_a_fresh_one()
     {
         using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         // Main closes after answering the first, without saying so.
         HoldFirstUntil(gate, request => PathOf(request) == "/kvs/first" ? Echo(request) with { Close = true } : Echo(request));
@@ -161,7 +156,6 @@ public sealed partial class ForwarderTests
         // No pause after the timeouts, so the next batch goes through the same lane.
         using var forwarder = NewForwarder(TimeSpan.FromMilliseconds(300), upstreamConnections: 1,
             pipelineTiming: new(TimeSpan.FromSeconds(30), TimeSpan.Zero));
-        await ProveMainAsync(forwarder);
         var silent = true;
         _script = async (request, cancel) =>
         {
@@ -194,7 +188,6 @@ public sealed partial class ForwarderTests
     public async Task A_main_that_answers_a_batch_slowly_gets_requests_one_per_connection_again()
     {
         using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 1, pipelineTiming: WideWindow);
-        await ProveMainAsync(forwarder);
         var gate = new TaskCompletionSource();
         _script = async (request, _) =>
         {

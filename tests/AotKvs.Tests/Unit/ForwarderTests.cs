@@ -38,7 +38,9 @@ public sealed partial class ForwarderTests : IDisposable
 
     public ForwarderTests() => _main = new ScriptedMain((request, cancel) => _script(request, cancel));
 
-    private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256, int pipeline = 64, UpstreamPipeline.Timing? pipelineTiming = null)
+    /// <summary>A forwarder to the scripted main; <paramref name="proven"/>: its first request (<see cref="ProveMain"/>) is answered before the test starts.</summary>
+    private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256, int pipeline = 64, UpstreamPipeline.Timing? pipelineTiming = null,
+        BufferBudget? budget = null, bool proven = true)
     {
         var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -48,20 +50,26 @@ public sealed partial class ForwarderTests : IDisposable
             ["KVS_UPSTREAM_PIPELINE"] = pipeline.ToString(),
         }).Build());
         var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness, new BufferBudget(long.MaxValue));
-        return new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, pipelineTiming: pipelineTiming);
+        var forwarder = new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, budget, pipelineTiming);
+        if (proven)
+            ProveMain(forwarder);
+        return forwarder;
     }
 
     /// <summary>
-    /// One request answered with its tag, as a forwarder's first request to a main is: from
-    /// then on main is known to be an AotKvs main (keep-alive, pipelining). The connection it
-    /// used stays pooled; main's record of requests starts afresh.
+    /// A forwarder's first request to a main goes alone with Connection: close; once main has
+    /// echoed its tag, main is known to be an AotKvs main (keep-alive, pipelining). Main
+    /// answers this one itself (it is not in <see cref="ScriptedMain.Seen"/>), and its
+    /// connection is not counted among the dials.
     /// </summary>
-    private async Task ProveMainAsync(Forwarder forwarder)
+    private void ProveMain(Forwarder forwarder)
     {
-        var context = Request("GET", "/kvs/proof");
-        await forwarder.ForwardAsync(context);
+        var context = Request("GET", ScriptedMain.ProofPath);
+        forwarder.ForwardAsync(context).GetAwaiter().GetResult();
         Assert.Equal(200, context.Response.StatusCode);
-        _main.ClearSeen();
+        Assert.True(Poll.Until(() => _main.Closed == 1, TimeSpan.FromSeconds(5)), "the first connection was kept");
+        _main.ResetClosed();
+        _dials = 0;
     }
 
     /// <summary>Every connection the forwarder opens goes to the scripted main, or fails as told.</summary>
@@ -342,7 +350,6 @@ public sealed partial class ForwarderTests : IDisposable
     public async Task Requests_beyond_the_connection_bound_wait_for_a_connection(int pipeline)
     {
         using var forwarder = NewForwarder(TimeSpan.FromSeconds(5), upstreamConnections: 2, pipeline: pipeline);
-        await ProveMainAsync(forwarder);
         var inFlight = 0;
         var most = 0;
         _script = async (_, _) =>
@@ -472,7 +479,8 @@ public sealed partial class ForwarderTests : IDisposable
     }
 
     /// <summary>What main sends back (null: nothing), and whether it then closes the connection.</summary>
-    private sealed record Reply(string? Text, bool Close = false);
+    /// <summary>What main writes: <paramref name="Text"/>, then <paramref name="Stray"/> a moment later, unasked (tagged like the answer before it).</summary>
+    private sealed record Reply(string? Text, bool Close = false, string? Stray = null);
 
     /// <summary>
     /// One request as main received it. <paramref name="Buffered"/>: it was already in main's
@@ -506,16 +514,30 @@ public sealed partial class ForwarderTests : IDisposable
             get { lock (_seen) return [.. _seen]; }
         }
 
-        public void ClearSeen()
-        {
-            lock (_seen) _seen.Clear();
-        }
+        /// <summary>A request main answers itself, whatever the script (see <see cref="ProveMain"/>).</summary>
+        public const string ProofPath = "/kvs/proof-of-tags";
+
+        public void ResetClosed() => Volatile.Write(ref _closed, 0);
 
         /// <summary>Connections that ended (either side closed).</summary>
         public int Closed => Volatile.Read(ref _closed);
 
         /// <summary>Like an AotKvs main, it echoes each request's Kvs-Tag on every final answer it writes; false: a main that does not.</summary>
         public bool EchoesTags { get; set; } = true;
+
+        /// <summary>Answers the requests of one pipelined batch in reverse order, each with its own tag.</summary>
+        public bool ReversesBatches { get; set; }
+
+        private static bool HasWholeRequest(byte[] buffer, int filled)
+        {
+            var text = Encoding.Latin1.GetString(buffer, 0, filled);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end < 0)
+                return false;
+            var length = text[..end].Split("\r\n").Skip(1).Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                .Select(l => int.Parse(l[15..].Trim())).FirstOrDefault();
+            return filled >= end + 4 + length;
+        }
 
         private static string WithTag(string text, string? tag) => tag is null
             ? text
@@ -530,6 +552,7 @@ public sealed partial class ForwarderTests : IDisposable
                 var buffer = new byte[128 * 1024];
                 var filled = 0;
                 var readSinceLast = false;
+                var held = new List<string>();
                 while (true)
                 {
                     var text = Encoding.Latin1.GetString(buffer, 0, filled);
@@ -548,13 +571,26 @@ public sealed partial class ForwarderTests : IDisposable
                     }
                     var request = new SentRequest(lines[0], lines[1..], Encoding.UTF8.GetString(buffer, end + 4, length), Buffered: !readSinceLast);
                     readSinceLast = false;
-                    lock (_seen) _seen.Add(request);
                     buffer.AsSpan(end + 4 + length, filled - end - 4 - length).CopyTo(buffer);
                     filled -= end + 4 + length;
+                    var proof = PathOf(request) == ProofPath;
+                    if (!proof)
+                        lock (_seen) _seen.Add(request);
 
-                    var reply = await _script(request, Stopping);
+                    var reply = proof ? Answer(200, Found) : await _script(request, Stopping);
                     if (reply.Text is not null)
-                        await stream.WriteAsync(Encoding.UTF8.GetBytes(EchoesTags ? WithTag(reply.Text, request.Header("Kvs-Tag")) : reply.Text), Stopping);
+                        held.Add(EchoesTags ? WithTag(reply.Text, request.Header("Kvs-Tag")) : reply.Text);
+                    if (ReversesBatches && HasWholeRequest(buffer, filled))
+                        continue; // answered once the whole batch is read, last first
+                    held.Reverse();
+                    foreach (var answer in held)
+                        await stream.WriteAsync(Encoding.UTF8.GetBytes(answer), Stopping);
+                    held.Clear();
+                    if (reply.Stray is not null)
+                    {
+                        await Task.Delay(30, Stopping);
+                        await stream.WriteAsync(Encoding.UTF8.GetBytes(EchoesTags ? WithTag(reply.Stray, request.Header("Kvs-Tag")) : reply.Stray), Stopping);
+                    }
                     if (reply.Close)
                         return;
                 }

@@ -1,0 +1,225 @@
+using System.Text;
+using AotKvs.Protocol;
+using AotKvs.Tests.Support;
+using Microsoft.AspNetCore.Http;
+using Xunit;
+
+namespace AotKvs.Tests.Unit;
+
+/// <summary>
+/// No client ever gets another's answer: each answer is tied to its request by the tag main
+/// echoes, a main that does not echo gets one request per connection, and one member's
+/// failure in a pipelined batch belongs to that member alone.
+/// </summary>
+public sealed partial class ForwarderTests
+{
+    [Fact]
+    public async Task Every_request_carries_a_tag_of_its_own()
+    {
+        using var forwarder = NewForwarder();
+        for (var i = 0; i < 3; i++)
+            await forwarder.ForwardAsync(Request("GET", "/kvs/a"));
+
+        var tags = _main.Seen.Select(s => s.Header("Kvs-Tag")).ToList();
+        Assert.All(tags, tag => Assert.Matches("^[0-9a-f]{16}$", tag));
+        Assert.Equal(3, tags.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_main_that_does_not_echo_tags_gets_each_request_alone_on_a_connection_of_its_own()
+    {
+        _main.EchoesTags = false;
+        using var forwarder = NewForwarder(pipelineTiming: WideWindow, proven: false);
+        _script = (request, _) => Task.FromResult(Echo(request));
+
+        var contexts = Enumerable.Range(0, 20).Select(i => (Path: $"/kvs/k{i}", Context: Request("GET", $"/kvs/k{i}"))).ToList();
+        await Task.WhenAll(contexts.Select(c => forwarder.ForwardAsync(c.Context)));
+
+        foreach (var (path, context) in contexts)
+            AssertAnswer(context, 200, Echoed(path));
+        Assert.Equal(20, _dials);
+        Assert.All(_main.Seen, s => Assert.Equal("close", s.Header("Connection")));
+        Assert.All(_main.Seen, s => Assert.False(s.Buffered));
+    }
+
+    [Fact]
+    public async Task Once_main_echoes_tags_its_connections_are_kept()
+    {
+        using var forwarder = NewForwarder(proven: false);
+        for (var i = 0; i < 3; i++)
+            await forwarder.ForwardAsync(Request("GET", "/kvs/a"));
+
+        Assert.Equal("close", _main.Seen[0].Header("Connection")); // not yet known to echo
+        Assert.All(_main.Seen.Skip(1), s => Assert.Null(s.Header("Connection")));
+        Assert.Equal(2, _dials); // the first alone, then one kept
+    }
+
+    [Fact]
+    public async Task An_answer_carrying_another_requests_tag_is_never_relayed()
+    {
+        using var forwarder = NewForwarder();
+        _main.EchoesTags = false; // it writes the tags itself now: always the first one it saw
+        string? firstTag = null;
+        _script = (request, _) =>
+        {
+            firstTag ??= request.Header("Kvs-Tag");
+            return Task.FromResult(Echo(request, $"Kvs-Tag: {firstTag}\r\n"));
+        };
+
+        var first = Request("GET", "/kvs/first");
+        await forwarder.ForwardAsync(first);
+        var second = Request("GET", "/kvs/second");
+        await forwarder.ForwardAsync(second);
+
+        AssertAnswer(first, 200, Echoed("/kvs/first"));
+        AssertAnswer(second, 503, Expected.CannotForward);
+    }
+
+    [Theory]
+    [InlineData(true)]  // main echoes tags, the stray answer too: it carries the tag of the request before
+    [InlineData(false)] // main does not: every request has a connection of its own
+    public async Task A_stray_answer_after_a_whole_one_never_becomes_the_next_requests_answer(bool echoes)
+    {
+        _main.EchoesTags = echoes;
+        using var forwarder = NewForwarder(pipelineTiming: WideWindow, proven: echoes);
+        _script = (request, _) => Task.FromResult(Echo(request) with
+        {
+            Stray = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 38\r\n\r\n" + """{"result":"found","value":"injected"}""" + " ",
+        });
+
+        for (var i = 0; i < 6; i++)
+        {
+            var context = Request("GET", $"/kvs/k{i}");
+            await forwarder.ForwardAsync(context);
+            if (context.Response.StatusCode != 503)
+                AssertAnswer(context, 200, Echoed($"/kvs/k{i}"));
+            if (i % 2 == 1)
+                await Task.Delay(60); // the stray is in the socket before the next request
+        }
+        var after = Request("GET", "/kvs/after");
+        await Task.Delay(60);
+        await forwarder.ForwardAsync(after);
+        AssertAnswer(after, 200, Echoed("/kvs/after")); // an idle connection with stray bytes is not reused
+    }
+
+    [Fact]
+    public async Task A_batch_answered_in_reverse_order_gives_no_one_another_ones_answer()
+    {
+        _main.ReversesBatches = true;
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate);
+        var (first, batch) = await FillOneLaneAsync(forwarder, count: 5);
+
+        await ReleaseAsync(gate, first, batch);
+
+        Assert.True(_main.Seen.Count(s => s.Buffered) >= 3, "the batch was not pipelined");
+        foreach (var (_, context, _) in batch)
+            AssertAnswer(context, 503, Expected.CannotForward); // main may have acted on each: the usual 503, never a wrong 200
+    }
+
+    [Fact]
+    public async Task One_members_answer_over_the_budget_leaves_the_others_theirs_and_no_one_is_told_busy_for_a_write()
+    {
+        var big = new string('x', 100_000);
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow, budget: new BufferBudget(64 * 1024));
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k1"
+            ? Answer(200, $$"""{"result":"found","value":"{{big}}"}""")
+            : Echo(request));
+        var (first, batch) = await FillOneLaneAsync(forwarder, count: 4);
+
+        await ReleaseAsync(gate, first, batch);
+
+        AssertAnswer(batch[1].Context, 503, Expected.Busy);
+        foreach (var i in new[] { 0, 2, 3 })
+            AssertAnswer(batch[i].Context, 200, Echoed(batch[i].Path));
+        Assert.Equal(5, _main.Seen.Count); // nothing went twice
+    }
+
+    [Fact]
+    public async Task A_member_whose_client_leaves_changes_nothing_for_the_others()
+    {
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate);
+        var first = forwarder.ForwardAsync(Request("GET", "/kvs/first"));
+        Assert.True(Poll.Until(() => _main.Seen.Count == 1, TimeSpan.FromSeconds(5)));
+        var leaving = new CancellationTokenSource();
+        var members = new List<(string Path, DefaultHttpContext Context, Task Done)>();
+        for (var i = 0; i < 4; i++)
+        {
+            var context = Request("GET", $"/kvs/k{i}");
+            if (i is 0 or 2)
+                context.RequestAborted = leaving.Token;
+            members.Add(($"/kvs/k{i}", context, forwarder.ForwardAsync(context)));
+        }
+        leaving.Cancel(); // two leave while the batch waits; one of them would have sent it
+
+        await ReleaseAsync(gate, first, members);
+
+        AssertAnswer(members[1].Context, 200, Echoed("/kvs/k1"));
+        AssertAnswer(members[3].Context, 200, Echoed("/kvs/k3"));
+    }
+
+    [Fact]
+    public async Task A_member_that_runs_out_of_time_changes_nothing_for_the_others()
+    {
+        using var forwarder = NewForwarder(TimeSpan.FromMilliseconds(400), upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        var slow = new TaskCompletionSource();
+        _script = async (request, _) =>
+        {
+            if (PathOf(request) == "/kvs/first")
+                await gate.Task;
+            if (PathOf(request) == "/kvs/k0")
+                await slow.Task; // past k0's bound, within the batch's
+            return Echo(request);
+        };
+        var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
+        gate.SetResult();
+        await first;
+        await batch[0].Done; // k0 gave up at its bound
+        AssertAnswer(batch[0].Context, 503, Expected.CannotForward);
+        slow.SetResult();
+        await Task.WhenAll(batch.Select(b => b.Done));
+
+        // k1 and k2 joined later than k0: their own bounds may pass too on a slow machine, but never a wrong answer.
+        foreach (var (path, context, _) in batch.Skip(1))
+        {
+            if (context.Response.StatusCode != 503)
+                AssertAnswer(context, 200, Echoed(path));
+        }
+    }
+
+    [Theory]
+    [InlineData(204)]
+    [InlineData(205)]
+    [InlineData(304)]
+    public async Task A_no_content_answer_is_relayed_without_content_whatever_main_sends(int status)
+    {
+        using var forwarder = NewForwarder();
+        _script = (_, _) => Task.FromResult(new Reply($"HTTP/1.1 {status} X\r\nContent-Length: 5\r\n\r\nhello"));
+        var context = Request("GET", "/kvs/a");
+
+        await forwarder.ForwardAsync(context);
+
+        Assert.Equal(status, context.Response.StatusCode);
+        Assert.Empty(((MemoryStream)context.Response.Body).ToArray());
+    }
+
+    [Theory]
+    [InlineData("Content-Type: text/plain; charset=\xE9\r\n")]
+    [InlineData("Allow: GET, \xE9\r\n")]
+    public async Task A_header_value_that_cannot_be_relayed_is_a_503_not_a_500(string field)
+    {
+        using var forwarder = NewForwarder();
+        var body = Encoding.Latin1.GetBytes("""{"error":"x"}""");
+        _script = (_, _) => Task.FromResult(new Reply($"HTTP/1.1 405 X\r\n{field}Content-Length: {body.Length}\r\n\r\n{Encoding.Latin1.GetString(body)}"));
+        var context = Request("GET", "/kvs/a");
+
+        await forwarder.ForwardAsync(context);
+
+        AssertAnswer(context, 503, Expected.CannotForward);
+    }
+}
