@@ -49,11 +49,13 @@ public static class KvsHttp
         SendAsync(server, "PUT", pathAndQuery, $$"""{"value": {{valueJson}}}""");
 
     public static async Task<KvsAnswer> SendAsync(Uri server, string method, string pathAndQuery,
-        string? body = null, string? contentType = "application/json", CancellationToken cancel = default)
+        string? body = null, string? contentType = "application/json", CancellationToken cancel = default, IEnumerable<(string Name, string Value)>? headers = null)
     {
         var uri = new Uri(server.GetLeftPart(UriPartial.Authority) + pathAndQuery,
             new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });
         using var request = new HttpRequestMessage(new HttpMethod(method), uri);
+        foreach (var (name, value) in headers ?? [])
+            request.Headers.TryAddWithoutValidation(name, value);
         if (body is not null)
         {
             request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
