@@ -85,7 +85,11 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
         var mode = $"{flaw}, pipelining {(pipelined ? "on" : "off")}";
         await ReportAsync(mode, tally, forwarder, main);
 
-        Assert.True(tally.Ok > 0, "no request was answered as it should be: the run proves nothing");
+        // A forwarder that refused everything would pass the rest: at least half the requests
+        // get their real answer, except where every answer of main carries the flaw (5b, 5c)
+        // and refusing them all is one of the two right outcomes.
+        if (flaw is not (Misbehaviour.Latin1ContentType or Misbehaviour.Latin1Allow))
+            Assert.True(tally.Ok >= tally.Sent / 2, $"{mode}: only {tally.Ok} of {tally.Sent} requests got their answer:\n{tally.Samples}");
         Assert.True(tally.Wrong == 0, $"{mode}: {tally.Wrong} wrong answers ({tally.Foreign} with another client's value, {tally.Duplicates} duplicates):\n{tally.Samples}");
         Assert.True(tally.ServerErrors == 0, $"{mode}: {tally.ServerErrors} answers 500:\n{tally.Samples}");
         Assert.True(tally.Dropped == 0, $"{mode}: {tally.Dropped} requests got no answer (connection closed or reset):\n{tally.Samples}");
@@ -148,7 +152,7 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
             Assert.Equal(201, answer.Status);
         }
 
-        var stop = new CancellationTokenSource(TimeSpan.FromSeconds(8));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(8));
         long readsFound = 0, readsBusy = 0, readsOther = 0;
         long putsCreated = 0, putsCannotForward = 0, smallGetsOk = 0, smallGetsBusy = 0, smallGetsCannotForward = 0;
         var wrong = new ConcurrentQueue<string>();
