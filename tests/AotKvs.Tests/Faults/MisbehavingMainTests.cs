@@ -81,7 +81,7 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
     {
         using var main = new MisbehavingMain(flaw);
         using var forwarder = StartForwarder(main.Address, pipelined, ("KVS_FORWARD_TIMEOUT_MS", ForwardTimeoutMs));
-        var tally = await OwnWrites.RunAsync(forwarder.Port, Rules.For(flaw), Clients(flaw), OpsPerClient);
+        var tally = await OwnWrites.RunAsync(forwarder.Port, Rules.For(flaw), Clients(flaw), OpsPerClient, MaxPauseMs(flaw));
         var mode = $"{flaw}, pipelining {(pipelined ? "on" : "off")}";
         await ReportAsync(mode, tally, forwarder, main);
 
@@ -135,7 +135,9 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
     /// with a 64 KiB buffer budget on the forwarder; 10 clients read a 100 KB value (its
     /// answer never fits the budget, so they are refused), 140 write small values under keys
     /// used once. Every PUT answered 503 "Server is busy" is then looked up on main itself:
-    /// it must not be there. Small GETs answered Busy are counted and reported.
+    /// it must not be there. Small GETs answered Busy are counted and reported. (A forwarder
+    /// that relays large answers without holding them whole may never refuse the reads; that
+    /// is not asserted either way.)
     /// </summary>
     [Theory]
     [InlineData(true)]
@@ -232,7 +234,6 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
         await ReportMetricsAsync(forwarder);
 
         Assert.True(putsCreated > 500, $"only {putsCreated} small PUTs went through: the run proves little");
-        Assert.True(readsBusy > 0, "no read of the 100 KB value was refused: the budget was never reached");
         Assert.Equal(0, readsOther);
         Assert.True(wrong.IsEmpty, string.Join("\n", wrong.Take(10)));
         Assert.True(stored.IsEmpty, $"{stored.Count} of {busy.Length} PUTs answered 503 \"Server is busy\" were stored on main, e.g. {string.Join(", ", stored.Take(5))}");
@@ -308,6 +309,14 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
     /// <summary>50 clients; the closing mains' case (4) needs more to build the batches it breaks on.</summary>
     private static int Clients(Misbehaviour flaw) =>
         flaw is Misbehaviour.ClosesAfterEach or Misbehaviour.Http10 or Misbehaviour.ClosesButActsOnRest ? 150 : 50;
+
+    /// <summary>
+    /// Pauses between a client's requests, for the stray answers of 1a: they come 50 ms after
+    /// an answer, so they find connections idle in the forwarder's pool only when clients do
+    /// not keep every connection busy (back to back, 5,000 requests are over in a few
+    /// hundred milliseconds and most strays land on connections already closed).
+    /// </summary>
+    private static int MaxPauseMs(Misbehaviour flaw) => flaw == Misbehaviour.ExtraAnswerLater ? 8 : 0;
 
     private static ServerProcess StartForwarder(string mainAddress, bool pipelined, params (string Name, string Value)[] env) =>
         ServerProcess.StartForwarder(mainAddress, null, pipelined ? env : [.. env, ("KVS_UPSTREAM_PIPELINE", "1")]);
@@ -413,17 +422,22 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
             }
         }
 
-        public static async Task<Tally> RunAsync(int port, Rules rules, int clients, int opsPerClient)
+        /// <summary>
+        /// <paramref name="clients"/> clients, each doing <paramref name="opsPerClient"/> requests (fewer if the
+        /// run's bound is reached), pausing up to <paramref name="maxPauseMs"/> (at random, seeded) before each.
+        /// </summary>
+        public static async Task<Tally> RunAsync(int port, Rules rules, int clients, int opsPerClient, int maxPauseMs = 0)
         {
             var tally = new Tally();
             using var bound = new CancellationTokenSource(RunBound);
-            await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() => ClientAsync(port, c, rules, opsPerClient, tally, bound.Token))));
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(() => ClientAsync(port, c, rules, opsPerClient, maxPauseMs, tally, bound.Token))));
             return tally;
         }
 
-        private static async Task ClientAsync(int port, int id, Rules rules, int ops, Tally tally, CancellationToken bound)
+        private static async Task ClientAsync(int port, int id, Rules rules, int ops, int maxPauseMs, Tally tally, CancellationToken bound)
         {
             await using var client = new Client(port);
+            var random = new Random(id);
             var own = $"c{id}-";
             var keyNumber = 0;
             var step = 0;
@@ -433,6 +447,8 @@ public sealed class MisbehavingMainTests(ITestOutputHelper output)
                 var key = $"{own}k{keyNumber}";
                 var method = Script[step];
                 var written = $"\"{own}s{seq}\"";
+                if (maxPauseMs > 0 && random.Next(maxPauseMs + 1) is var pause and > 0)
+                    await Task.Delay(pause, CancellationToken.None);
                 var started = Stopwatch.GetTimestamp();
                 var outcome = await client.ExchangeAsync(method, "/kvs/" + key,
                     method == "PUT" ? $$"""{"value": {{written}}}""" : null);
