@@ -6,7 +6,7 @@ namespace AotKvs.Tests.Support;
 /// <summary>
 /// A stand-in server on a free loopback port: accepts connections until it is disposed and
 /// serves each on a task of its own, as the derived class says. The stand-in mains of the
-/// tests (<see cref="FakeMain"/>, <see cref="BrokenMain"/>, the forwarder tests' scripted main) are made of it.
+/// tests (<see cref="FakeMain"/>, <see cref="BrokenMain"/>, <see cref="MisbehavingMain"/>, the forwarder tests' scripted main) are made of it.
 /// </summary>
 public abstract class LoopbackServer : IDisposable
 {
