@@ -12,7 +12,7 @@ namespace AotKvs.Tests.Faults;
 [Trait("Category", "Faults")]
 public sealed class ForwarderConfinementTests
 {
-    private static readonly HashSet<string> Allowed = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Type", "Content-Length", "Via" };
+    private static readonly HashSet<string> Allowed = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Type", "Content-Length", "Via", "Kvs-Tag", "Connection" };
 
     public static TheoryData<string, string, string?> Steering => new()
     {
@@ -61,7 +61,7 @@ public sealed class ForwarderConfinementTests
             "PUT /kvs/a HTTP/1.1\r\nHost: x\r\n" +
             "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
             "Proxy-Authorization: Basic eDp5\r\nAuthorization: Bearer t\r\nCookie: s=1\r\nTE: trailers\r\nTrailer: X-T\r\n" +
-            "Upgrade: h2c\r\nExpect: 100-continue\r\nX-Forwarded-For: 10.0.0.1\r\nX-Custom: 1\r\n" +
+            "Upgrade: h2c\r\nExpect: 100-continue\r\nX-Forwarded-For: 10.0.0.1\r\nX-Custom: 1\r\nKvs-Tag: 0123456789abcdef\r\n" +
             "Content-Type: application/json; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
             $"{body.Length:x}\r\n{body}\r\n0\r\n\r\n";
         Assert.Equal(200, (await RawHttp.SendAsync(forwarder.BaseUri, Encoding.ASCII.GetBytes(request))).Status);
@@ -72,5 +72,9 @@ public sealed class ForwarderConfinementTests
         Assert.All(names, n => Assert.Contains(n, Allowed));
         Assert.Contains("Content-Type: application/json; charset=utf-8", lines);
         Assert.Contains($"Content-Length: {body.Length}", lines);
+        // The forwarder's own: its tag for this request (never the client's), and close to a main that does not echo tags.
+        Assert.Matches("^Kvs-Tag: [0-9a-f]{16}$", Assert.Single(lines, l => l.StartsWith("Kvs-Tag:", StringComparison.Ordinal)));
+        Assert.DoesNotContain("Kvs-Tag: 0123456789abcdef", lines);
+        Assert.Equal("Connection: close", Assert.Single(lines, l => l.StartsWith("Connection:", StringComparison.Ordinal)));
     }
 }
