@@ -102,13 +102,16 @@ internal static class HostSetup
     public static void LogAndStopOnSignals(this WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs");
+        // Resolved now: app.Lifetime asks the service provider each time, and a second signal
+        // (or the host's own handler) can come after the provider is disposed, which aborted the process.
+        var lifetime = app.Lifetime;
         foreach (var signal in (ReadOnlySpan<PosixSignal>)[PosixSignal.SIGTERM, PosixSignal.SIGINT, PosixSignal.SIGQUIT, PosixSignal.SIGHUP])
             Signals.Add(PosixSignalRegistration.Create(signal, context =>
             {
                 context.Cancel = true; // the default would end the process before in-flight requests finish
                 if (Interlocked.Exchange(ref _stopping, 1) == 0)
                     logger.LogInformation("AotKvs stopping on {Signal}: finishing in-flight requests", context.Signal);
-                app.Lifetime.StopApplication();
+                lifetime.StopApplication();
             }));
     }
 
