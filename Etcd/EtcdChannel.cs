@@ -193,7 +193,15 @@ internal sealed class EtcdChannel : IDisposable
                 throw new StoreException(StoreFailure.Unavailable,
                     $"etcd endpoint {endpoint} refused user '{_settings.User}': {answer.Status} {answer.Message}");
             }
-            _token = EtcdProto.Token(answer.Body);
+            try
+            {
+                _token = EtcdProto.Token(answer.Body);
+            }
+            catch (FormatException e) // as EtcdStore.Read: a broken hop, not a crash
+            {
+                _metrics.CountError("auth");
+                throw new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint} answered what it never sends: {e.Message}", e);
+            }
         }
         finally
         {

@@ -79,24 +79,14 @@ internal static class EtcdProto
         var at = 0;
         while (at < message.Length)
         {
-            var tag = ReadVarint(message, ref at);
-            var (number, type) = ((int)(tag >> 3), (int)(tag & 7));
-            if (type == Bytes)
+            var (number, type) = ReadTag(message, ref at);
+            if (type == Bytes && number == field)
             {
-                var length = (int)ReadVarint(message, ref at);
-                if (length < 0 || length > message.Length - at)
-                    throw new FormatException("a protobuf field cut short");
-                if (number == field)
-                {
-                    bytes = message.Slice(at, length);
-                    return true;
-                }
-                at += length;
+                var length = ReadLength(message, ref at);
+                bytes = message.Slice(at, length);
+                return true;
             }
-            else
-            {
-                Skip(message, ref at, type);
-            }
+            Skip(message, ref at, type);
         }
         return false;
     }
@@ -107,34 +97,55 @@ internal static class EtcdProto
         var at = 0;
         while (at < message.Length)
         {
-            var tag = ReadVarint(message, ref at);
-            var (number, type) = ((int)(tag >> 3), (int)(tag & 7));
+            var (number, type) = ReadTag(message, ref at);
             if (type == Varint && number == field)
             {
                 value = ReadVarint(message, ref at);
                 return true;
             }
-            if (type == Bytes)
-            {
-                var length = (int)ReadVarint(message, ref at); // read first: it moves past the length itself
-                at += length;
-            }
-            else
-                Skip(message, ref at, type);
+            Skip(message, ref at, type);
         }
         return false;
     }
 
+    /// <summary>A field's number (1 to 2^29 - 1, as protobuf allows) and wire type.</summary>
+    private static (int Number, int Type) ReadTag(ReadOnlySpan<byte> message, ref int at)
+    {
+        var tag = ReadVarint(message, ref at);
+        if (tag >> 3 is 0 or > (1 << 29) - 1)
+            throw new FormatException("a protobuf field number out of range");
+        return ((int)(tag >> 3), (int)(tag & 7));
+    }
+
+    /// <summary>
+    /// Moves past a field's value. Every length, read or fixed, is checked against what is
+    /// left: a length that is negative as an int, past 32 bits or past the end is refused,
+    /// never added to the position.
+    /// </summary>
     private static void Skip(ReadOnlySpan<byte> message, ref int at, int type)
     {
         switch (type)
         {
             case Varint: ReadVarint(message, ref at); break;
-            case Fixed64: at += 8; break;
-            case Fixed32: at += 4; break;
+            case Bytes:
+                var length = ReadLength(message, ref at); // first: it moves past the length itself
+                at += length;
+                break;
+            case Fixed64: at += Within(message, at, 8); break;
+            case Fixed32: at += Within(message, at, 4); break;
             default: throw new FormatException($"protobuf wire type {type}");
         }
     }
+
+    /// <summary>A length-delimited field's length, which the rest of the message must hold.</summary>
+    private static int ReadLength(ReadOnlySpan<byte> message, ref int at)
+    {
+        var length = ReadVarint(message, ref at);
+        return Within(message, at, length);
+    }
+
+    private static int Within(ReadOnlySpan<byte> message, int at, ulong length) =>
+        length <= (ulong)(message.Length - at) ? (int)length : throw new FormatException("a protobuf field cut short");
 
     private static ulong ReadVarint(ReadOnlySpan<byte> message, ref int at)
     {

@@ -61,4 +61,38 @@ public sealed class EtcdMessageTests
         Assert.Throws<FormatException>(() => EtcdProto.Deleted([0, 0, 0, 0, 9, 0x0A, 6, 0x08]));  // cut short
         Assert.Throws<FormatException>(() => EtcdProto.Deleted([1, 0, 0, 0, 0]));                 // compressed
     }
+
+    /// <summary>
+    /// A length-delimited field's length that is negative as an int, past the end, or past
+    /// 32 bits is refused wherever a field is skipped, not only where it is taken. Found by
+    /// the fuzzer: the DeleteRange answer 12 FA FF FF FF 0F (field 2, length 0xFFFFFFFA,
+    /// -6 as an int) moved the read position back to the start and spun forever.
+    /// </summary>
+    [Theory]
+    [InlineData(new byte[] { 0x12, 0xFA, 0xFF, 0xFF, 0xFF, 0x0F })]                    // length -6 as an int
+    [InlineData(new byte[] { 0x1A, 0xFE, 0xFF, 0xFF, 0xFF, 0x0F, 0x10, 1 })]           // length -2, then deleted
+    [InlineData(new byte[] { 0x1A, 0x82, 0x80, 0x80, 0x80, 0x10, 0x10, 1 })]           // 2^32 + 2: 2 in an int
+    [InlineData(new byte[] { 0x1A, 0x05, 0x10 })]                                      // past the end
+    [InlineData(new byte[] { 0x19, 1, 2, 3, 0x10, 1 })]                                // a fixed64 cut short
+    [InlineData(new byte[] { 0x15, 1, 2 })]                                            // a fixed32 cut short
+    [InlineData(new byte[] { 0x90, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1 })] // field number past 32 bits
+    public void A_field_length_out_of_bounds_is_a_malformed_answer_not_a_loop(byte[] message)
+    {
+        byte[] frame = [0, 0, 0, 0, (byte)message.Length, .. message];
+        foreach (var read in new Action[]
+        {
+            () => EtcdProto.Deleted(frame),
+            () => EtcdProto.RangeValue(frame),
+            () => EtcdProto.HasPreviousValue(frame),
+            () => EtcdProto.Token(frame),
+        })
+        {
+            // On a thread of its own, with a bound: the bug this guards against never returns.
+            Exception? thrown = null;
+            var reader = new Thread(() => thrown = Record.Exception(read)) { IsBackground = true };
+            reader.Start();
+            Assert.True(reader.Join(TimeSpan.FromSeconds(5)), "still reading after 5 s");
+            Assert.IsType<FormatException>(thrown);
+        }
+    }
 }
