@@ -199,7 +199,6 @@ internal sealed class EtcdChannel : IDisposable
             }
             catch (FormatException e) // as EtcdStore.Read: a broken hop, not a crash
             {
-                _metrics.CountError("auth");
                 throw new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint} answered what it never sends: {e.Message}", e);
             }
         }
