@@ -58,12 +58,15 @@ internal static class AnswerParser
         head.ContentLength = -1;
         head.Close = !keepAliveByDefault;
         lines = lines[(lineEnd + 2)..];
+        StringBuilder? allow = null; // a second Allow field on: joined once, not a new string each time
         while (!lines.IsEmpty)
         {
             lineEnd = lines.IndexOf("\r\n"u8);
-            ParseField(lines[..lineEnd], ref head, keepAliveByDefault);
+            ParseField(lines[..lineEnd], ref head, ref allow, keepAliveByDefault);
             lines = lines[(lineEnd + 2)..];
         }
+        if (allow is not null)
+            head.Allow = allow.ToString();
         if (head.Chunked && head.ContentLength >= 0)
             throw Invalid("both Content-Length and chunked");
         consumed = end + 4;
@@ -92,7 +95,7 @@ internal static class AnswerParser
         };
     }
 
-    private static void ParseField(ReadOnlySpan<byte> line, ref AnswerHead head, bool keepAliveByDefault)
+    private static void ParseField(ReadOnlySpan<byte> line, ref AnswerHead head, ref StringBuilder? allow, bool keepAliveByDefault)
     {
         var colon = line.IndexOf((byte)':');
         // No obs-fold, no empty name, no whitespace between name and colon (RFC 9112 §5.1-5.2).
@@ -140,8 +143,11 @@ internal static class AnswerParser
         }
         else if (Ascii.EqualsIgnoreCase(name, "Allow"u8))
         {
-            var allow = Relayable(value);
-            head.Allow = head.Allow is null ? allow : head.Allow + ", " + allow;
+            var text = Relayable(value);
+            if (head.Allow is null)
+                head.Allow = text;
+            else
+                (allow ??= new StringBuilder(head.Allow)).Append(", ").Append(text);
         }
         else if (Ascii.EqualsIgnoreCase(name, ExchangeTag.Name))
         {
