@@ -1,0 +1,363 @@
+using System.Buffers.Binary;
+using System.Text;
+using AotKvs.Etcd;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace AotKvs.Tests.Fuzz;
+
+/// <summary>
+/// etcd's answers as this store reads them (RangeValue, HasPreviousValue, Deleted, Token, and
+/// under them the gRPC frame, the field search and the skipping of every other field). Each
+/// input is read by all four and compared with a second, independent reading of the same
+/// bytes: the same value, or a FormatException (what EtcdStore turns into "unavailable")
+/// exactly when the bytes up to the field sought are malformed. Nothing else, ever.
+/// </summary>
+[Collection(FuzzCollection.Name), Trait("Category", "Unit")]
+public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
+{
+    private static readonly byte[] Header = [0x0A, 6, 0x08, 1, 0x10, 2, 0x18, 9];
+    private static readonly byte[] Kv = [0x0A, 1, (byte)'a', 0x10, 5, 0x18, 9, 0x20, 2, 0x2A, 5, .. "[1,2]"u8];
+
+    private static byte[] Frame(params byte[] message)
+    {
+        var frame = new byte[5 + message.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)message.Length);
+        message.CopyTo(frame, 5);
+        return frame;
+    }
+
+    /// <summary>What etcd sends, and what broke the readers before.</summary>
+    private static readonly byte[][] Corpus =
+    [
+        Frame(0x12, 0xFA, 0xFF, 0xFF, 0xFF, 0x0F), // DeleteRange: field 2, length -6 as an int (spun forever)
+        Frame(Header),
+        Frame([.. Header, 0x12, (byte)Kv.Length, .. Kv, 0x20, 1]),                // RangeResponse with one kv
+        Frame([.. Header, 0x12, (byte)Kv.Length, .. Kv]),                         // PutResponse with prev_kv
+        Frame([.. Header, 0x10, 1]),                                              // DeleteRangeResponse, deleted 1
+        Frame([.. Header, 0x12, 6, .. "tok.42"u8]),                               // AuthenticateResponse
+        Frame(0x1A, 0x82, 0x80, 0x80, 0x80, 0x10, 0x10, 1),                     // a length of 2^32 + 2
+        Frame(0x19, 1, 2, 3, 0x10, 1),                                            // a fixed64 cut short
+        Frame(0x90, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1),         // a field number past 32 bits
+        Frame(0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01), // deleted: the largest varint
+        Frame(0x10, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01), // an 11-byte varint
+        Frame(0x0B, 0x0C, 0x10, 1),                                               // group wire types
+        [0, 0, 0, 0, 9, 0x0A, 6, 0x08],                                           // cut short
+        [0, 0xFF, 0xFF, 0xFF, 0xFF, 0x10, 1],                                     // a frame length of 4 GiB
+        [1, 0, 0, 0, 0],                                                          // compressed
+        [],
+    ];
+
+    private static readonly byte[][] Dictionary =
+        [[0x12], [0x10], [0x0A], [0x2A], [0x19], [0x15], [0xFA, 0xFF, 0xFF, 0xFF, 0x0F], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
+         [0x80, 0x80, 0x80, 0x80, 0x10], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0, 0, 0, 0]];
+
+    private static readonly FuzzTarget Target = new("EtcdProto", Corpus, Generate, Check)
+    {
+        Dictionary = Dictionary,
+    };
+
+    [Fact]
+    public void Etcd_answers_are_read_or_refused_as_malformed_and_nothing_else()
+    {
+        var result = Fuzzer.Run(Target);
+        output.WriteLine(result.Summary);
+        result.AssertClean(nameof(EtcdProtoFuzzTests));
+    }
+
+    /// <summary>
+    /// The Deleted reader as it was before the fix (a skipped field's length added unchecked),
+    /// fuzzed without the input that found the bug: the harness finds both its failures on
+    /// its own, a position moved before the start (IndexOutOfRangeException, which no caller
+    /// catches) and, with that one tolerated, a position moved back (a hang).
+    /// </summary>
+    [Fact]
+    public void The_harness_finds_the_old_skipping_bug_on_its_own()
+    {
+        FuzzResult Run(bool tolerateIndexOutOfRange)
+        {
+            var broken = Target with
+            {
+                Name = "EtcdProto (before the fix)",
+                Corpus = Corpus[1..],
+                Oracle = (input, context) =>
+                {
+                    using var _ = context.Measure();
+                    try
+                    {
+                        Outcome(() => OldDeleted(input, context.Abandoned).ToString(null, null));
+                    }
+                    catch (IndexOutOfRangeException) when (tolerateIndexOutOfRange)
+                    {
+                    }
+                },
+            };
+            var result = Fuzzer.Run(broken, new FuzzBudget(TimeSpan.FromSeconds(30), 1_000_000, Seed: 1));
+            output.WriteLine($"{result.Summary}: {result.Failure?.Kind} on {FuzzResult.Show(result.Failure?.Input ?? [])}");
+            return result;
+        }
+
+        var crash = Run(tolerateIndexOutOfRange: false).Failure;
+        Assert.Equal(FuzzFailureKind.Exception, crash?.Kind);
+        Assert.StartsWith(nameof(IndexOutOfRangeException), crash!.Detail, StringComparison.Ordinal);
+        Assert.Equal(FuzzFailureKind.Hang, Run(tolerateIndexOutOfRange: true).Failure?.Kind);
+    }
+
+    private static void Check(byte[] input, FuzzContext context)
+    {
+        // An independent reading first, outside the meter.
+        var expected = Expected(input);
+        string rangeValue, previous, deletedCount, token;
+        using (context.Measure())
+        {
+            rangeValue = Outcome(() => EtcdProto.RangeValue(input) is { } value ? Convert.ToHexString(value) : "null");
+            previous = Outcome(() => EtcdProto.HasPreviousValue(input) ? "true" : "false");
+            deletedCount = Outcome(() => EtcdProto.Deleted(input).ToString(null, null));
+            token = Outcome(() => EtcdProto.Token(input) ?? "null");
+        }
+        Assert.Equal(expected.RangeValue, rangeValue);
+        Assert.Equal(expected.HasPrevious, previous);
+        Assert.Equal(expected.Deleted, deletedCount);
+        Assert.Equal(expected.Token, token);
+    }
+
+    /// <summary>A reader's outcome as text; "malformed" for a FormatException, the one exception allowed.</summary>
+    private static string Outcome(Func<string> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (FormatException)
+        {
+            return "malformed";
+        }
+    }
+
+    private sealed record Answers(string RangeValue, string HasPrevious, string Deleted, string Token);
+
+    private static Answers Expected(byte[] frame)
+    {
+        if (frame.Length < 5 || frame[0] != 0 || BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(1)) > (ulong)(frame.Length - 5))
+            return new("malformed", "malformed", "malformed", "malformed");
+        var message = frame.AsSpan(5, (int)BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(1)));
+
+        var (fields, malformed) = Fields(message);
+        var kv = fields.Find(f => f.Number == 2 && f.Type == 2);
+        var deleted = fields.Find(f => f.Number == 2 && f.Type == 0);
+        string rangeValue;
+        if (kv is null)
+            rangeValue = malformed ? "malformed" : "null";
+        else
+        {
+            var (inner, innerMalformed) = Fields(message.Slice(kv.Start, kv.Length));
+            var value = inner.Find(f => f.Number == 5 && f.Type == 2);
+            rangeValue = value is not null ? Convert.ToHexString(message.Slice(kv.Start + value.Start, value.Length))
+                : innerMalformed ? "malformed" : "";
+        }
+        return new(
+            rangeValue,
+            kv is not null ? "true" : malformed ? "malformed" : "false",
+            deleted is not null ? ((long)deleted.Varint).ToString(null, null) : malformed ? "malformed" : "0",
+            kv is not null ? Encoding.UTF8.GetString(message.Slice(kv.Start, kv.Length)) : malformed ? "malformed" : "null");
+    }
+
+    private sealed record Field(int Number, int Type, ulong Varint, int Start, int Length);
+
+    /// <summary>
+    /// A message's fields in order, up to the first malformed one (then true): field numbers
+    /// 1 to 2^29 - 1, wire types 0, 1, 2 and 5, varints of at most 10 bytes, every length within the message.
+    /// </summary>
+    private static (List<Field> Fields, bool Malformed) Fields(ReadOnlySpan<byte> message)
+    {
+        var fields = new List<Field>();
+        var at = 0;
+        while (at < message.Length)
+        {
+            if (!TryVarint(message, ref at, out var tag) || tag >> 3 == 0 || tag >> 3 >= 1UL << 29)
+                return (fields, true);
+            var (number, type) = ((int)(tag >> 3), (int)(tag & 7));
+            ulong length;
+            switch (type)
+            {
+                case 0:
+                    if (!TryVarint(message, ref at, out var value))
+                        return (fields, true);
+                    fields.Add(new(number, type, value, 0, 0));
+                    continue;
+                case 1:
+                    length = 8;
+                    break;
+                case 5:
+                    length = 4;
+                    break;
+                case 2:
+                    if (!TryVarint(message, ref at, out length))
+                        return (fields, true);
+                    break;
+                default:
+                    return (fields, true);
+            }
+            if (length > (ulong)(message.Length - at))
+                return (fields, true);
+            fields.Add(new(number, type, 0, at, (int)length));
+            at += (int)length;
+        }
+        return (fields, false);
+    }
+
+    private static bool TryVarint(ReadOnlySpan<byte> message, ref int at, out ulong value)
+    {
+        value = 0;
+        for (var i = 0; i < 10 && at < message.Length; i++)
+        {
+            var b = message[at++];
+            value |= (ulong)(b & 0x7F) << (7 * i);
+            if ((b & 0x80) == 0)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>A gRPC frame around a message of random fields, each often right and sometimes wrong in one way.</summary>
+    private static byte[] Generate(Random random)
+    {
+        var message = random.Chance(30) ? Realistic(random) : Message(random, 0);
+        var length = random.Chance(90) ? (uint)message.Length
+            : random.Pick([(uint)message.Length + 1, (uint)Math.Max(0, message.Length - 1), 0u, uint.MaxValue, 0x80000000u, (uint)random.Next()]);
+        var frame = new List<byte> { random.Chance(95) ? (byte)0 : random.Pick<byte>([1, 0x80, 0xFF]) };
+        var lengthBytes = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(lengthBytes, length);
+        frame.AddRange(lengthBytes);
+        frame.AddRange(message);
+        if (random.Chance(5))
+            frame.AddRange(random.Bytes(random.Size())); // something after the frame
+        return [.. frame];
+    }
+
+    /// <summary>An answer shaped as etcd writes one: header, kvs with a value, more, count, deleted, token.</summary>
+    private static byte[] Realistic(Random random)
+    {
+        var message = new List<byte>();
+        Bytes(message, 1, [0x08, .. Varint((ulong)random.NextInt64()), 0x10, .. Varint((ulong)random.NextInt64()), 0x18, .. Varint((ulong)random.Next())]);
+        for (var kvs = random.Next(3); kvs > 0; kvs--)
+        {
+            var kv = new List<byte>();
+            Bytes(kv, 1, Encoding.UTF8.GetBytes("/kvs/" + random.Digits(random.Next(10))));
+            foreach (var field in new byte[] { 0x10, 0x18, 0x20 })
+                kv.AddRange([field, .. Varint((ulong)random.Next())]);
+            if (random.Chance(90))
+                Bytes(kv, 5, Encoding.UTF8.GetBytes("[" + random.Digits(random.Size(8, 3000)) + "]"));
+            Bytes(message, 2, [.. kv]);
+        }
+        if (random.Chance(50))
+            message.AddRange([0x10, .. Varint((ulong)random.Next(3))]);
+        if (random.Chance(30))
+            Bytes(message, 2, Encoding.UTF8.GetBytes("token." + random.Digits(8)));
+        return [.. message];
+    }
+
+    private static void Bytes(List<byte> message, int field, byte[] content)
+    {
+        message.AddRange(Varint((ulong)(field << 3 | 2)));
+        message.AddRange(Varint((ulong)content.Length));
+        message.AddRange(content);
+    }
+
+    private static byte[] Message(Random random, int depth)
+    {
+        var message = new List<byte>();
+        for (var fields = random.Next(6); fields > 0; fields--)
+        {
+            var number = random.Chance(85) ? (ulong)random.Next(1, 7)
+                : random.Pick<ulong>([0, 15, 16, 2047, 2048, (1UL << 29) - 1, 1UL << 29, 1UL << 32, ulong.MaxValue >> 3]);
+            var type = random.Chance(90) ? random.Pick([0, 1, 2, 5]) : random.Pick([3, 4, 6, 7]);
+            var tag = Varint(number << 3 | (uint)type);
+            if (random.Chance(3))
+                tag = [.. tag[..^1], (byte)(tag[^1] | 0x80), 0x00]; // the same value, one byte longer
+            message.AddRange(tag);
+            switch (type)
+            {
+                case 0:
+                    message.AddRange(Varint(random.Pick<ulong>([0, 1, 2, 127, 128, uint.MaxValue, 1UL << 32, long.MaxValue, 1UL << 63, ulong.MaxValue, (ulong)random.NextInt64()])));
+                    break;
+                case 1 or 5:
+                    message.AddRange(random.Bytes(random.Chance(90) ? (type == 1 ? 8 : 4) : random.Next(8)));
+                    break;
+                case 2:
+                {
+                    var content = depth < 3 && random.Chance(40) ? Message(random, depth + 1)
+                        : random.Chance(50) ? Encoding.UTF8.GetBytes(random.Digits(random.Size())) : random.Bytes(random.Size());
+                    var length = random.Chance(85) ? (ulong)content.Length
+                        : random.Pick([(ulong)content.Length + 1, (ulong)content.Length + 100, 0xFFFFFFFAUL, 0xFFFFFFFFUL,
+                            0x80000000UL, (1UL << 32) + (ulong)content.Length, ulong.MaxValue, (ulong)random.Next()]);
+                    message.AddRange(Varint(length));
+                    message.AddRange(content);
+                    break;
+                }
+                default:
+                    message.AddRange(random.Bytes(random.Next(4)));
+                    break;
+            }
+        }
+        return [.. message];
+    }
+
+    private static byte[] Varint(ulong value)
+    {
+        var bytes = new List<byte>();
+        for (; value >= 0x80; value >>= 7)
+            bytes.Add((byte)(value | 0x80));
+        bytes.Add((byte)value);
+        return [.. bytes];
+    }
+
+    /// <summary>EtcdProto.Deleted before the fix; it stops only when the harness has given up on it.</summary>
+    private static long OldDeleted(ReadOnlySpan<byte> frame, CancellationToken abandoned)
+    {
+        if (frame.Length < 5 || frame[0] != 0)
+            throw new FormatException("not an uncompressed gRPC message");
+        var length = BinaryPrimitives.ReadUInt32BigEndian(frame[1..]);
+        if (length > frame.Length - 5)
+            throw new FormatException("a gRPC message cut short");
+        var message = frame.Slice(5, (int)length);
+        var at = 0;
+        while (at < message.Length)
+        {
+            abandoned.ThrowIfCancellationRequested();
+            var tag = OldVarint(message, ref at);
+            var (number, type) = ((int)(tag >> 3), (int)(tag & 7));
+            if (type == 0 && number == 2)
+                return (long)OldVarint(message, ref at);
+            if (type == 2)
+            {
+                var skip = (int)OldVarint(message, ref at);
+                at += skip;
+            }
+            else if (type == 0)
+                OldVarint(message, ref at);
+            else if (type == 1)
+                at += 8;
+            else if (type == 5)
+                at += 4;
+            else
+                throw new FormatException($"protobuf wire type {type}");
+        }
+        return 0;
+    }
+
+    private static ulong OldVarint(ReadOnlySpan<byte> message, ref int at)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (at >= message.Length)
+                throw new FormatException("a protobuf varint cut short");
+            var b = message[at++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+                return value;
+        }
+        throw new FormatException("a protobuf varint too long");
+    }
+}
