@@ -30,7 +30,7 @@ internal static class PutBody
             var found = false;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var isValue = reader.ValueTextEquals("value"u8);
+                var isValue = IsValue(ref reader);
                 reader.Read();
                 var start = (int)reader.TokenStartIndex;
                 reader.Skip();
@@ -45,6 +45,23 @@ internal static class PutBody
             return reader.TokenType == JsonTokenType.EndObject && !reader.Read() && found;
         }
         catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether the member name just read is "value". A name with an escaped lone surrogate
+    /// ("\ud800") is valid JSON the reader cannot unescape (it throws InvalidOperationException):
+    /// it is not "value", and the body is read on.
+    /// </summary>
+    private static bool IsValue(ref Utf8JsonReader reader)
+    {
+        try
+        {
+            return reader.ValueTextEquals("value"u8);
+        }
+        catch (InvalidOperationException)
         {
             return false;
         }
