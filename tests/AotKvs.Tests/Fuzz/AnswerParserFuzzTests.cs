@@ -52,12 +52,12 @@ public sealed class AnswerParserFuzzTests(ITestOutputHelper output)
 
     private static readonly string[] Names =
         ["Content-Length", "content-length", "CONTENT-LENGTH", "Transfer-Encoding", "transfer-encoding", "Connection",
-         "Content-Type", "content-type", "Allow", "allow", "Date", "Server", "Via", "X-Kvs", "Link", "Set-Cookie", "Trailer"];
+         "Content-Type", "content-type", "Allow", "allow", "Date", "Server", "Via", "X-Kvs", "Kvs-Tag", "Link", "Set-Cookie", "Trailer"];
 
     private static readonly string[] Values =
         ["0", "5", "5, 5", "5, 6", "+5", "-1", "0x10", "", " ", "1234567890123456", "999999999999999", "007",
          "chunked", "Chunked", "gzip, chunked", "chunked, chunked", "identity", "close", "keep-alive", "keep-alive, close",
-         "Upgrade", "application/json", "text/plain; charset=caf\u00e9", "GET, HEAD", "PUT, DELETE", "\u00ff\u00fe", "a\tb"];
+         "Upgrade", "00000000000000ff", "0000000000000000", "ffffffffffffffffff", "application/json", "text/plain; charset=caf\u00e9", "GET, HEAD", "PUT, DELETE", "\u00ff\u00fe", "a\tb"];
 
     private static readonly int[] Statuses = [100, 101, 103, 199, 200, 201, 204, 205, 304, 400, 404, 405, 413, 500, 503, 599, 600, 999, 99, 0];
 
