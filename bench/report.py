@@ -270,7 +270,7 @@ def write_report(b, args, results, rss, starts, start_cpu, mem, cells, keyspaces
     w("| binary | size | ratio to AotKvs |")
     w("| --- | ---: | ---: |")
     sizes = [("AotKvs", b.aot), ("Ceiling (bench/ceiling)", b.ceiling), ("go-peer (bench/go-peer)", b.go)]
-    sizes += [(f"{k} (--extra-forwarder)", v) for k, v in b.extra.items()]
+    sizes += [(f"{k} (--extra-forwarder)", binary) for k, (binary, _) in b.extra.items()]
     sizes += [("nginx (dynamically linked, for scale only)", "/usr/sbin/nginx")]
     base = os.path.getsize(b.aot)
     for label, p in sizes:
