@@ -20,7 +20,7 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(
     "Storage/*.cs"
-    "Endpoints/KeyRules.cs" "Endpoints/RequestTarget.cs"
+    "Protocol/KeyRules.cs" "Protocol/RequestTarget.cs"
     "Forwarding/ForwardingTarget.cs" "Forwarding/ViaHeader.cs"
     "Configuration/CommandLine.cs" "Configuration/ServiceOptions.cs"
     "Configuration/ListenAddress.cs" "Configuration/LogSettings.cs"
