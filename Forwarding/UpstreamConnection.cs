@@ -82,15 +82,13 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamAnswer> ReadAnswerAsync(ulong tag, bool isHead, bool isLast, CancellationToken cancel)
     {
-        AnswerHead head;
-        while (true)
+        var head = await ReadHeadAsync(cancel);
+        while (head.Status < 200)
         {
-            head = await ReadHeadAsync(cancel);
-            if (head.Status >= 200)
-                break;
             if (head.Status == 101)
                 throw AnswerParser.Invalid("101 Switching Protocols to a request that asked for no upgrade");
             // 100 and other interim answers carry no body: the final answer follows.
+            head = await ReadHeadAsync(cancel);
         }
         var answers = ++_answersRead;
         if (head.Tag != tag)

@@ -191,7 +191,7 @@ internal sealed class UpstreamPipeline
             {
                 var member = batch.Members[i];
                 var isLast = i == batch.Members.Count - 1;
-                UpstreamAnswer answer;
+                UpstreamAnswer answer = default; // assigned below unless a catch leaves the iteration
                 try
                 {
                     answer = await connection.ReadAnswerAsync(member.Tag, member.IsHead, isLast, bound.Token);
