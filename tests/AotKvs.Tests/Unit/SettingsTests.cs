@@ -44,7 +44,7 @@ public sealed partial class SettingsTests
     public void Docs_name_no_setting_that_is_not_declared()
     {
         // The test suite's and scripts' own variables, not the service's.
-        var declared = Settings.All.Select(s => s.Variable).Concat(["KVS_MAIN_URL", "KVS_FORWARDER_URLS", "KVS_BLACKBOX", "KVS_FAULTS", "KVS_FAULTS_SECONDS", "KVS_HISTORY_FILE", "KVS_BINARY", "KVS_TRX_DIR"]).ToHashSet();
+        var declared = Settings.All.Select(s => s.Variable).Concat(["KVS_MAIN_URL", "KVS_FORWARDER_URLS", "KVS_BLACKBOX", "KVS_FAULTS", "KVS_FAULTS_SECONDS", "KVS_HISTORY_FILE", "KVS_BINARY", "KVS_TRX_DIR", "KVS_FUZZ_SEED", "KVS_FUZZ_REPLAY", "KVS_FUZZ_SECONDS"]).ToHashSet();
         var files = Directory.GetFiles(Path.Combine(ServerProcess.RepoRoot, "docs"), "*.md")
             .Append(Path.Combine(ServerProcess.RepoRoot, "README.md"));
         foreach (var file in files)
