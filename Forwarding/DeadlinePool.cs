@@ -10,10 +10,13 @@ internal sealed class DeadlinePool(TimeSpan timeout)
 {
     private readonly ConcurrentQueue<CancellationTokenSource> _idle = new();
 
+    /// <summary>How long after <see cref="Rent"/> a source fires.</summary>
+    public TimeSpan Timeout { get; } = timeout;
+
     public CancellationTokenSource Rent()
     {
         var source = _idle.TryDequeue(out var reused) ? reused : new CancellationTokenSource();
-        source.CancelAfter(timeout);
+        source.CancelAfter(Timeout);
         return source;
     }
 

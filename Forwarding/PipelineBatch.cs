@@ -80,6 +80,29 @@ internal sealed class PipelineBatch(PipelineLane lane)
         return rest;
     }
 
+    /// <summary>When the member that arrived last did: after its deadline, nobody waits for anything the batch reads.</summary>
+    public long LastArrival
+    {
+        get
+        {
+            var last = 0L;
+            foreach (var member in Members)
+                last = Math.Max(last, member.Arrived);
+            return last;
+        }
+    }
+
+    /// <summary>Every member from <paramref name="first"/> on has stopped waiting: reading on would serve nobody.</summary>
+    public bool NobodyWaitsFrom(int first)
+    {
+        for (var i = first; i < Members.Count; i++)
+        {
+            if (!Members[i].HasGivenUp)
+                return false;
+        }
+        return true;
+    }
+
     /// <summary>Returns the copy of the bytes (the batch is over).</summary>
     public void ReleaseSent()
     {

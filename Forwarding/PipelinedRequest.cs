@@ -31,6 +31,9 @@ internal sealed class PipelinedRequest : IValueTaskSource<UpstreamAnswer>
         IsHead = isHead;
     }
 
+    /// <summary>When it arrived (a Stopwatch timestamp): its deadline is the forwarding timeout from then.</summary>
+    public long Arrived { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public ReadOnlySpan<byte> Bytes => _buffer.AsSpan(0, Length);
     public int Length { get; }
     public ulong Tag { get; }

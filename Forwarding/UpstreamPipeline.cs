@@ -54,6 +54,7 @@ internal sealed class UpstreamPipeline
     private readonly UpstreamReport _report;
     private readonly SlowMainWatch _slowMain;
     private readonly DeadlinePool _bounds;
+    private readonly TimeSpan _timeout;
     private int _nextLane;
 
     /// <param name="lanes">Batches in flight at once; 0 turns pipelining off.</param>
@@ -61,10 +62,11 @@ internal sealed class UpstreamPipeline
     /// <param name="pool">Where a batch gets its connection to main, and returns it.</param>
     /// <param name="permits">The forwarder's connection permits: a batch in flight holds one.</param>
     /// <param name="report">Where the batches sent are counted.</param>
-    /// <param name="bounds">A batch's own bound, from when it starts: the forwarding timeout.</param>
+    /// <param name="bounds">A batch's own bound: the forwarding timeout from when its last member arrived.</param>
     /// <param name="timing">Instead of <see cref="Timing.Default"/>.</param>
     public UpstreamPipeline(int lanes, int maxBatch, UpstreamPool pool, SemaphoreSlim permits, UpstreamReport report, DeadlinePool bounds, Timing? timing = null)
     {
+        _timeout = bounds.Timeout;
         _report = report;
         timing ??= Timing.Default;
         var window = (long)(timing.JoinWindow.TotalSeconds * Stopwatch.Frequency);
@@ -152,6 +154,9 @@ internal sealed class UpstreamPipeline
         {
             if (!batch.Seal())
                 return; // everyone gave up before it went
+            // The batch's bound ends with the last member's own deadline: after that nobody waits.
+            var left = _timeout - Stopwatch.GetElapsedTime(batch.LastArrival);
+            bound.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
             if (!_permits.Wait(0))
             {
                 try
@@ -191,6 +196,8 @@ internal sealed class UpstreamPipeline
             {
                 var member = batch.Members[i];
                 var isLast = i == batch.Members.Count - 1;
+                if (member.HasGivenUp && batch.NobodyWaitsFrom(i))
+                    return; // the connection, with answers unread on it, is closed below
                 UpstreamAnswer answer = default; // assigned below unless a catch leaves the iteration
                 try
                 {

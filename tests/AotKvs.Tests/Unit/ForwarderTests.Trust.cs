@@ -226,4 +226,120 @@ public sealed partial class ForwarderTests
 
         AssertAnswer(context, 503, Expected.CannotForward);
     }
+
+    /// <summary>A chunked answer of <paramref name="size"/> bytes of JSON, in chunks of 1,000.</summary>
+    private static Reply ChunkedFound(int size)
+    {
+        var json = $$"""{"result":"found","value":"{{new string('x', size - 29)}}"}""";
+        var body = new StringBuilder();
+        for (var at = 0; at < json.Length; at += 1000)
+        {
+            var chunk = json.Substring(at, Math.Min(1000, json.Length - at));
+            body.Append($"{chunk.Length:x}\r\n{chunk}\r\n");
+        }
+        return new Reply($"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{body}0\r\n\r\n");
+    }
+
+    [Theory]
+    [InlineData(false)] // Content-Length
+    [InlineData(true)]  // chunked
+    public async Task An_answer_over_the_budget_is_read_to_its_end_so_the_batch_behind_it_gets_its_answers(bool chunked)
+    {
+        var big = new string('x', 100_000);
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow, budget: new BufferBudget(64 * 1024));
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k0"
+            ? (chunked ? ChunkedFound(100_000) : Answer(200, $$"""{"result":"found","value":"{{big}}"}"""))
+            : Echo(request));
+        var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
+
+        await ReleaseAsync(gate, first, batch);
+
+        AssertAnswer(batch[0].Context, 503, Expected.Busy);
+        AssertAnswer(batch[1].Context, 200, Echoed("/kvs/k1"));
+        AssertAnswer(batch[2].Context, 200, Echoed("/kvs/k2"));
+        Assert.Equal(1, _dials); // the connection stayed in step: nothing went again
+    }
+
+    [Fact]
+    public async Task A_lone_answer_over_the_budget_is_busy_and_small_answers_are_held_whatever_the_budget()
+    {
+        var budget = new BufferBudget(1024);
+        using var forwarder = NewForwarder(budget: budget);
+        _script = (request, _) => Task.FromResult(PathOf(request) == "/kvs/big"
+            ? Answer(200, $$"""{"result":"found","value":"{{new string('x', 5000)}}"}""")
+            : Answer(200, Deleted));
+        budget.ReserveAnyway(1024); // the budget is spent, by others
+
+        var big = Request("GET", "/kvs/big");
+        await forwarder.ForwardAsync(big);
+        var delete = Request("DELETE", "/kvs/a");
+        await forwarder.ForwardAsync(delete);
+
+        AssertAnswer(big, 503, Expected.Busy);
+        AssertAnswer(delete, 200, Expected.Deleted); // main acted on it: its answer is relayed
+        Assert.Equal(1024, budget.InUse); // what was held for it is given back
+    }
+
+    [Fact]
+    public async Task An_untagged_answer_on_a_kept_connection_is_refused_and_main_is_no_longer_trusted_with_keep_alive()
+    {
+        using var forwarder = NewForwarder();
+        await forwarder.ForwardAsync(Request("GET", "/kvs/a")); // a kept connection
+        _main.EchoesTags = false;
+
+        var untagged = Request("GET", "/kvs/b");
+        await forwarder.ForwardAsync(untagged);
+        var next = Request("GET", "/kvs/c");
+        await forwarder.ForwardAsync(next);
+        await forwarder.ForwardAsync(Request("GET", "/kvs/d"));
+
+        AssertAnswer(untagged, 503, Expected.CannotForward); // it came on a connection that carried another answer
+        AssertAnswer(next, 200, Found); // alone on a fresh connection: the one answer it can carry is its own
+        Assert.Equal("close", _main.Seen[^1].Header("Connection")); // from then on, main is not trusted with more than one
+    }
+
+    [Fact]
+    public async Task A_batch_whose_members_all_left_is_never_sent()
+    {
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate);
+        var first = forwarder.ForwardAsync(Request("GET", "/kvs/first"));
+        Assert.True(Poll.Until(() => _main.Seen.Count == 1, TimeSpan.FromSeconds(5)));
+        var leaving = new CancellationTokenSource();
+        var members = Enumerable.Range(0, 3).Select(i =>
+        {
+            var context = Request("GET", $"/kvs/k{i}");
+            context.RequestAborted = leaving.Token;
+            return ($"/kvs/k{i}", context, forwarder.ForwardAsync(context));
+        }).ToList();
+        leaving.Cancel();
+
+        await ReleaseAsync(gate, first, members);
+        var after = Request("GET", "/kvs/after");
+        await forwarder.ForwardAsync(after);
+
+        AssertAnswer(after, 200, Echoed("/kvs/after"));
+        Assert.Equal(["/kvs/first", "/kvs/after"], _main.Seen.Select(PathOf));
+    }
+
+    [Fact]
+    public async Task When_main_closes_part_way_pipelining_pauses()
+    {
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        HoldFirstUntil(gate, request => PathOf(request) == "/kvs/k0" ? Echo(request, "Connection: close\r\n") with { Close = true } : Echo(request));
+        var (first, batch) = await FillOneLaneAsync(forwarder, count: 3);
+        await ReleaseAsync(gate, first, batch);
+        var seenBefore = _main.Seen.Count;
+
+        gate = new TaskCompletionSource();
+        var (again, wave) = await FillOneLaneAsync(forwarder, count: 3, seenBefore: seenBefore);
+        await ReleaseAsync(gate, again, wave);
+
+        foreach (var (path, context, _) in wave)
+            AssertAnswer(context, 200, Echoed(path));
+        Assert.All(_main.Seen.Skip(seenBefore), s => Assert.False(s.Buffered)); // paused: each alone
+    }
 }
