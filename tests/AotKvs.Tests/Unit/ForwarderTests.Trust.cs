@@ -335,6 +335,7 @@ public sealed partial class ForwarderTests
         var seenBefore = _main.Seen.Count;
 
         gate = new TaskCompletionSource();
+        HoldFirstUntil(gate);
         var (again, wave) = await FillOneLaneAsync(forwarder, count: 3, seenBefore: seenBefore);
         await ReleaseAsync(gate, again, wave);
 
