@@ -38,8 +38,8 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     /// <summary>The pool's generation when this connection was opened; older ones are not reused.</summary>
     public int Generation { get; } = generation;
 
-    /// <summary>Stopwatch timestamp of the last answer read whole on this connection.</summary>
-    public long LastUsed { get; private set; }
+    /// <summary>Stopwatch timestamp of the last answer read whole on this connection (at first, of its opening).</summary>
+    public long LastUsed { get; private set; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>Whether any answer byte has arrived since the last send.</summary>
     public bool ReceivedAny { get; private set; }
