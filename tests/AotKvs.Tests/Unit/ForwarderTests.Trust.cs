@@ -343,4 +343,44 @@ public sealed partial class ForwarderTests
             AssertAnswer(context, 200, Echoed(path));
         Assert.All(_main.Seen.Skip(seenBefore), s => Assert.False(s.Buffered)); // paused: each alone
     }
+
+    [Fact]
+    public async Task A_member_that_leaves_while_the_batch_reads_the_one_before_it_changes_nothing_for_those_after_it()
+    {
+        using var forwarder = NewForwarder(upstreamConnections: 1, pipelineTiming: WideWindow);
+        var gate = new TaskCompletionSource();
+        var k0 = new TaskCompletionSource();
+        _script = async (request, _) =>
+        {
+            if (PathOf(request) == "/kvs/first")
+                await gate.Task;
+            if (PathOf(request) == "/kvs/k0")
+                await k0.Task;
+            return Echo(request);
+        };
+        var first = forwarder.ForwardAsync(Request("GET", "/kvs/first"));
+        Assert.True(Poll.Until(() => _main.Seen.Count == 1, TimeSpan.FromSeconds(5)));
+        var leaving = new CancellationTokenSource();
+        var members = Enumerable.Range(0, 3).Select(i =>
+        {
+            var context = Request("GET", $"/kvs/k{i}");
+            if (i == 1)
+                context.RequestAborted = leaving.Token;
+            return (Path: $"/kvs/k{i}", Context: context, Done: forwarder.ForwardAsync(context));
+        }).ToList();
+        gate.SetResult();
+        await first;
+        Assert.True(Poll.Until(() => _main.Seen.Count == 2, TimeSpan.FromSeconds(5)), "the batch was not sent"); // main holds k0
+
+        leaving.Cancel(); // k1 leaves while the batch waits for k0's answer
+        await members[1].Done;
+        k0.SetResult();
+        await Task.WhenAll(members.Select(m => m.Done));
+
+        AssertAnswer(members[0].Context, 200, Echoed("/kvs/k0"));
+        AssertAnswer(members[2].Context, 200, Echoed("/kvs/k2"));
+        Assert.Equal(["/kvs/first", "/kvs/k0", "/kvs/k1", "/kvs/k2"], _main.Seen.Select(PathOf)); // k1 was sent once, its answer dropped
+        Assert.Contains("kvs_forward_batches_total 1", _collector.Scrape());
+        Assert.Contains("kvs_forward_pipelined_total 3", _collector.Scrape());
+    }
 }
