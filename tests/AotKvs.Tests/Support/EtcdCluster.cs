@@ -14,16 +14,32 @@ namespace AotKvs.Tests.Support;
 public sealed class EtcdCluster : IDisposable
 {
     private readonly string _root = Directory.CreateTempSubdirectory("kvs-etcd-").FullName;
-    private readonly Member[] _members;
+    private readonly Member[] _members = [];
     private readonly EtcdTls? _tls;
 
+    /// <summary>
+    /// A port the OS called free can be taken by a parallel test before etcd binds it; then
+    /// the member exits saying so, and the cluster starts again on other ports.
+    /// </summary>
     private EtcdCluster(int nodes, EtcdTls? tls)
     {
         _tls = tls;
-        _members = [.. Enumerable.Range(0, nodes).Select(i => new Member($"n{i}", FreePort.Next(), FreePort.Next(), Path.Combine(_root, $"n{i}"), tls is not null))];
-        foreach (var member in _members)
-            Launch(member);
-        WaitUntilServing(TimeSpan.FromSeconds(30));
+        for (var attempt = 1; ; attempt++)
+        {
+            _members = [.. Enumerable.Range(0, nodes).Select(i => new Member($"n{i}", FreePort.Next(), FreePort.Next(), Path.Combine(_root, $"try{attempt}-n{i}"), tls is not null))];
+            foreach (var member in _members)
+                Launch(member);
+            try
+            {
+                WaitUntilServing(TimeSpan.FromSeconds(30));
+                return;
+            }
+            catch (InvalidOperationException e) when (attempt < 4 && e.Message.Contains("address already in use", StringComparison.Ordinal))
+            {
+                for (var i = 0; i < _members.Length; i++)
+                    Kill(i);
+            }
+        }
     }
 
     public static EtcdCluster Start(int nodes = 1, EtcdTls? tls = null) => new(nodes, tls);
