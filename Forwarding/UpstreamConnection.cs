@@ -45,6 +45,13 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     public bool ReceivedAny { get; private set; }
 
     /// <summary>
+    /// <paramref name="failure"/> came before any answer byte and not from the bound: on a
+    /// pooled connection, main most likely closed it while idle and read nothing of what was sent.
+    /// </summary>
+    public bool FailedBeforeAnyAnswer(Exception failure, CancellationToken bound) =>
+        !ReceivedAny && failure is SocketException or HttpIOException && !bound.IsCancellationRequested;
+
+    /// <summary>
     /// Main wrote something nobody asked for while the connection was idle (a stray answer, a
     /// late body): its framing is not to be trusted. One ioctl, no read.
     /// </summary>

@@ -183,12 +183,10 @@ internal sealed class UpstreamPipeline
             {
                 await SendAsync(connection, batch, bound.Token);
             }
-            catch (Exception e) when (reused && IsStale(connection, e, bound.Token))
+            catch (Exception e) when (reused && connection.FailedBeforeAnyAnswer(e, bound.Token))
             {
-                connection.Dispose();
                 reused = false;
-                connection = await _pool.OpenAsync(bound.Token);
-                await SendAsync(connection, batch, bound.Token);
+                connection = await SendOnFreshAsync(connection, batch, bound.Token);
             }
 
             var lastAnswerAt = 0L;
@@ -203,13 +201,11 @@ internal sealed class UpstreamPipeline
                 {
                     answer = await connection.ReadAnswerAsync(member.Tag, member.IsHead, isLast, bound.Token);
                 }
-                catch (Exception e) when (i == 0 && reused && IsStale(connection, e, bound.Token))
+                catch (Exception e) when (i == 0 && reused && connection.FailedBeforeAnyAnswer(e, bound.Token))
                 {
                     // Main closed the pooled connection while it was idle and read none of the batch: once more, fresh.
-                    connection.Dispose();
                     reused = false;
-                    connection = await _pool.OpenAsync(bound.Token);
-                    await SendAsync(connection, batch, bound.Token);
+                    connection = await SendOnFreshAsync(connection, batch, bound.Token);
                     i--;
                     continue;
                 }
@@ -242,16 +238,13 @@ internal sealed class UpstreamPipeline
                     // Main closes after this answer and reads nothing more: the rest were never
                     // acted on. They go again on a fresh connection, and pipelining pauses.
                     _slowMain.PauseNow();
-                    connection.Dispose();
-                    connection = null;
                     var rest = batch.Rest(i + 1);
                     batch.ReleaseSent();
                     if (rest is null)
-                        return;
+                        return; // the connection is closed below
                     batch = rest;
                     i = -1;
-                    connection = await _pool.OpenAsync(bound.Token);
-                    await SendAsync(connection, batch, bound.Token);
+                    connection = await SendOnFreshAsync(connection, batch, bound.Token);
                 }
             }
         }
@@ -274,9 +267,25 @@ internal sealed class UpstreamPipeline
     private static ValueTask SendAsync(UpstreamConnection connection, PipelineBatch batch, CancellationToken bound) =>
         connection.SendAsync(batch.Sent.AsMemory(0, batch.SentLength), default, batch.Members.Count, bound);
 
-    /// <summary>A pooled connection that failed before any answer byte was most likely closed by main while idle.</summary>
-    private static bool IsStale(UpstreamConnection connection, Exception e, CancellationToken bound) =>
-        !connection.ReceivedAny && e is SocketException or HttpIOException && !bound.IsCancellationRequested;
+    /// <summary>
+    /// Closes <paramref name="old"/> and sends the batch on a fresh connection, which it returns
+    /// (main read nothing of it on the old one). A fresh one that fails is closed here.
+    /// </summary>
+    private async ValueTask<UpstreamConnection> SendOnFreshAsync(UpstreamConnection old, PipelineBatch batch, CancellationToken bound)
+    {
+        old.Dispose();
+        var fresh = await _pool.OpenAsync(bound);
+        try
+        {
+            await SendAsync(fresh, batch, bound);
+            return fresh;
+        }
+        catch
+        {
+            fresh.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// The batch cannot go on: members from <paramref name="first"/> on, not yet answered, fail.

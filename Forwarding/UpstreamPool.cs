@@ -65,7 +65,7 @@ internal sealed class UpstreamPool : IDisposable
             {
                 return Keep(pooled, await pooled.ExchangeAsync(request, cancel), keepAlive);
             }
-            catch (Exception e) when (!pooled.ReceivedAny && e is SocketException or HttpIOException && !cancel.IsCancellationRequested)
+            catch (Exception e) when (pooled.FailedBeforeAnyAnswer(e, cancel))
             {
                 pooled.Dispose(); // stale: try a fresh one below
             }
