@@ -1,10 +1,11 @@
 using AotKvs.Configuration;
-using AotKvs.Durability;
 using AotKvs.Endpoints;
-using AotKvs.Etcd;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
 using AotKvs.Protocol;
+using AotKvs.Storage.Etcd;
+using AotKvs.Storage.Log;
+using AotKvs.Storage.Memory;
 
 HostSetup.TuneSockets();
 var command = CommandLine.Parse(args);
@@ -29,6 +30,10 @@ if (command.Kind == CommandKind.HealthCheck)
 
 builder.ConfigureHost(options);
 builder.Services.AddSingleton(options);
+// Operations first: every role's parts report into its readiness and meter.
+builder.AddOperations(options);
+// The one buffer budget (KVS_MAX_BUFFERED_BYTES) every request path draws from.
+builder.Services.AddSingleton(provider => new BufferBudget(options.MaxBufferedBytes, provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs")));
 try
 {
     if (options.Forwarding is { } target)
@@ -38,15 +43,13 @@ try
     else if (options.Durability is not null)
         builder.AddDurableStore(options); // locks and recovers the data dir before anything listens
     else
-        builder.AddKeyValueStore();
+        builder.AddMemoryStore();
 }
 catch (InvalidSettingException e) // a data dir that cannot be locked, read or written
 {
     Console.Error.WriteLine($"AotKvs: {e.Message}");
     return 2;
 }
-builder.AddOperations(options);
-
 var app = builder.Build();
 
 app.UseAccessLog(options.Logs);

@@ -10,19 +10,12 @@ namespace AotKvs.Endpoints;
 /// </summary>
 internal static class KeyValueEndpoints
 {
-    public static WebApplicationBuilder AddKeyValueStore(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<MemoryStore>();
-        builder.Services.AddSingleton<IKeyValueStore>(provider => provider.GetRequiredService<MemoryStore>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapKeyValueStore(this IEndpointRouteBuilder app)
     {
         var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
         var budget = app.ServiceProvider.GetRequiredService<BufferBudget>();
-        app.Map(KeyRules.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth, budget))
+        app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth, budget))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
@@ -31,7 +24,7 @@ internal static class KeyValueEndpoints
     {
         // Screening (RequestScreening) has already refused targets that are not paths.
         var target = RequestTarget.PathAndQuery(context)!;
-        var status = KeyRules.Locate(RequestTarget.Path(target), out var encodedKey);
+        var status = KeyPath.Locate(RequestTarget.Path(target), out var encodedKey);
         if (status != KeyStatus.Valid)
             return Responses.For(status).WriteAsync(context.Response);
 
@@ -44,7 +37,8 @@ internal static class KeyValueEndpoints
             return PutAsync(context, store, target, maxJsonDepth, budget);
         if (method == HttpMethods.Delete)
             return ReadOrRemove(context, store, encodedKey, remove: true);
-        return Responses.RefuseKeyMethodAsync(context, RequestTarget.Path(target));
+        context.Response.Headers.Allow = Responses.AllowedKeyMethods;
+        return Responses.MethodNotAllowed.WriteAsync(context.Response);
     }
 
     /// <summary>GET and DELETE: decode the key into a pooled buffer and ask the store.</summary>
@@ -136,7 +130,7 @@ internal static class KeyValueEndpoints
     {
         key = default;
         value = default;
-        KeyRules.Locate(path, out var encodedKey);
+        KeyPath.Locate(path, out var encodedKey);
         if (encodedKey.Length > KeyRules.MaxEncodedLength)
             return KeyRules.CheckOverlong(encodedKey) != KeyStatus.Valid ? Responses.KeyMalformed
                 : PutBody.TryFindValue(body, maxJsonDepth, out value) ? Responses.KeyTooLong

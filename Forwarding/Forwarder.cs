@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using AotKvs.Configuration;
+using AotKvs.Forwarding.Client;
+using AotKvs.Forwarding.Pipelining;
 using AotKvs.Protocol;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -51,10 +53,10 @@ internal sealed class Forwarder : IDisposable
         _budget = budget ?? BufferBudget.Unlimited;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
         _report = report;
-        _head = new RequestHead(target.Display, _via);
+        _head = new RequestHead(target.Display, _via.Entry);
         _deadlines = new DeadlinePool(timeout);
         _pool = new UpstreamPool(maxConnections, dial ?? (cancel => UpstreamPool.DialAsync(target, cancel)), _budget);
-        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, report, _deadlines, pipelineTiming);
+        _pipeline = new UpstreamPipeline(PipelineLanes(maxConnections), maxBatch, _pool, _connections, report.SentBatch, _deadlines, pipelineTiming);
     }
 
     /// <summary>

@@ -10,6 +10,7 @@ internal static class ForwardingEndpoints
     public static WebApplicationBuilder AddForwarding(this WebApplicationBuilder builder, ServiceOptions options, ForwardingTarget target)
     {
         var services = builder.Services;
+        services.AddSingleton<ForwardingMetrics>();
         services.AddSingleton<UpstreamReport>();
         services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, provider.GetRequiredService<UpstreamReport>(), budget: provider.GetRequiredService<BufferBudget>()));
         services.AddHostedService(provider => new UpstreamProbe(target, options, provider.GetRequiredService<Readiness>()));

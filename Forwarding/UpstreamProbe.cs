@@ -1,5 +1,7 @@
 using AotKvs.Configuration;
+using AotKvs.Forwarding.Client;
 using AotKvs.Operations;
+using AotKvs.Protocol;
 
 namespace AotKvs.Forwarding;
 
@@ -54,7 +56,7 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
         {
             if (!stopping.IsCancellationRequested)
-                readiness.MarkNotReady($"main {target} does not answer: {ForwardFailure.Cause(e)}");
+                readiness.MarkNotReady($"main {target} does not answer: {FailureCause.Cause(e)}");
         }
     }
 }

@@ -1,4 +1,5 @@
 using AotKvs.Operations;
+using AotKvs.Protocol;
 
 namespace AotKvs.Forwarding;
 
@@ -7,7 +8,7 @@ namespace AotKvs.Forwarding;
 /// forward-error counter. Called on every forwarded request, so the answer path costs one
 /// volatile read.
 /// </summary>
-internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics)
+internal sealed class UpstreamReport(Readiness readiness, ForwardingMetrics metrics)
 {
     public void Answered(int status)
     {
@@ -17,17 +18,17 @@ internal sealed class UpstreamReport(Readiness readiness, ServiceMetrics metrics
     }
 
     /// <summary>Every connection to main stayed busy for the whole bound: counted, but main is not marked not ready.</summary>
-    public void AllConnectionsBusy() => metrics.CountForwardError(ForwardFailure.Busy);
+    public void AllConnectionsBusy() => metrics.CountForwardError(FailureCause.Busy);
 
     /// <summary>A timeout while main kept answering other requests: counted, but main stays ready.</summary>
-    public void TimedOutWhileMainAnswers(Exception failure) => metrics.CountForwardError(ForwardFailure.Cause(failure));
+    public void TimedOutWhileMainAnswers(Exception failure) => metrics.CountForwardError(FailureCause.Cause(failure));
 
     /// <summary>A batch of <paramref name="requests"/> went to main in one write.</summary>
     public void SentBatch(int requests) => metrics.CountBatch(requests);
 
     public void Failed(Exception failure)
     {
-        var cause = ForwardFailure.Cause(failure);
+        var cause = FailureCause.Cause(failure);
         metrics.CountForwardError(cause);
         readiness.MarkNotReady($"forwarding failed: {cause}");
     }

@@ -1,3 +1,5 @@
+using AotKvs.Protocol;
+
 namespace AotKvs.Operations;
 
 /// <summary>
@@ -24,7 +26,7 @@ internal static class HealthCheck
         }
         catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
         {
-            Console.Out.WriteLine($"unhealthy: {health} gave no answer ({ForwardFailure.Cause(e)})");
+            Console.Out.WriteLine($"unhealthy: {health} gave no answer ({FailureCause.Cause(e)})");
         }
         return 1;
     }

@@ -1,7 +1,6 @@
 using System.Text;
 using AotKvs.Configuration;
 using AotKvs.Protocol;
-using AotKvs.Storage;
 
 namespace AotKvs.Operations;
 
@@ -15,7 +14,7 @@ internal static class OperationalEndpoints
     public const string ReadyPath = "/readyz";
     public const string MetricsPath = "/metrics";
 
-    /// <summary>Readiness, metrics and the idle memory trimmer, on both roles.</summary>
+    /// <summary>Readiness, metrics and the idle memory trimmer, on both roles. Registered before the roles' parts, which report into readiness and the meter.</summary>
     public static WebApplicationBuilder AddOperations(this WebApplicationBuilder builder, ServiceOptions options)
     {
         var services = builder.Services;
@@ -24,7 +23,6 @@ internal static class OperationalEndpoints
                 : options.Store is { } store ? $"store {store.Display} not probed yet"
                 : null,
             provider.GetRequiredService<ILogger<Readiness>>()));
-        services.AddSingleton(provider => new BufferBudget(options.MaxBufferedBytes, provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs")));
         services.AddSingleton<MetricsCollector>();
         services.AddHostedService<IdleMemoryTrimmer>();
         services.AddSingleton(provider => new ServiceMetrics(
@@ -32,8 +30,7 @@ internal static class OperationalEndpoints
             provider.GetRequiredService<MetricsCollector>(),
             options,
             provider.GetRequiredService<Readiness>(),
-            provider.GetRequiredService<BufferBudget>(),
-            provider.GetService<MemoryStore>()));
+            provider.GetRequiredService<BufferBudget>()));
         return builder;
     }
 

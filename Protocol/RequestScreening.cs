@@ -23,7 +23,7 @@ internal static class RequestScreening
             ExchangeTag.Echo(context); // before any answer, this middleware's own included
             if (RequestTarget.PathAndQuery(context) is not { } target)
                 return Responses.BadTarget.WriteAsync(context.Response);
-            if (KeyRules.Locate(RequestTarget.Path(target), out _) != KeyStatus.NotKeyPath)
+            if (KeyPath.Locate(RequestTarget.Path(target), out _) != KeyStatus.NotKeyPath)
                 context.SetEndpoint(keyEndpoint ??= KeyRequestEndpoint.Find(app));
             return next(context);
         });

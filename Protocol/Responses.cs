@@ -57,18 +57,4 @@ internal static class Responses
         KeyStatus.Malformed => KeyMalformed,
         _ => PathNotFound,
     };
-
-    /// <summary>
-    /// The answer to a method the key endpoint does not serve, from the path alone: a path
-    /// without a key is still "Key is missing", a key gets 405. A forwarder gives it too for
-    /// methods its client library would rewrite ("get" as "GET").
-    /// </summary>
-    public static Task RefuseKeyMethodAsync(HttpContext context, ReadOnlySpan<char> path)
-    {
-        var status = KeyRules.Locate(path, out _);
-        if (status != KeyStatus.Valid)
-            return For(status).WriteAsync(context.Response);
-        context.Response.Headers.Allow = AllowedKeyMethods;
-        return MethodNotAllowed.WriteAsync(context.Response);
-    }
 }

@@ -4,7 +4,7 @@ internal enum PutOutcome { Created, Replaced }
 
 /// <summary>
 /// Where a main keeps its data: UTF-8 keys to the exact JSON text of their values. Memory
-/// (<see cref="MemoryStore"/>) is the default; other stores keep it on disk or in a cluster.
+/// (Storage/Memory) is the default; other stores keep it on disk or in a cluster.
 /// Every call decides its outcome atomically (PUT's created/replaced and DELETE's found/not
 /// come from the change itself, never from a read before it). A store that completes a call
 /// at once returns a completed ValueTask, so the memory store's requests allocate nothing

@@ -37,7 +37,7 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 def record(key, value):
-    """Durability/LogRecord.cs: [crc32c][payload length][kind=1][key length][key][value]."""
+    """Storage/Log/LogRecord.cs: [crc32c][payload length][kind=1][key length][key][value]."""
     body = struct.pack("<I", 2 + len(key) + len(value)) + bytes([1, len(key)]) + key + value
     return struct.pack("<I", crc32c(body)) + body
 

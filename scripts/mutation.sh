@@ -19,17 +19,21 @@ cd "$REPO_ROOT"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   targets=(
-    "Storage/*.cs"
-    "Protocol/KeyRules.cs" "Protocol/RequestTarget.cs"
-    "Forwarding/ForwardingTarget.cs" "Forwarding/ViaHeader.cs"
+    "Storage/*.cs" "Storage/Memory/*.cs"
+    "Endpoints/KeyRules.cs" "Protocol/KeyPath.cs" "Protocol/RequestTarget.cs"
+    "Configuration/ForwardingTarget.cs" "Forwarding/ViaHeader.cs"
     "Configuration/CommandLine.cs" "Configuration/ServiceOptions.cs"
     "Configuration/ListenAddress.cs" "Configuration/LogSettings.cs"
     "Operations/PrometheusText.cs" "Operations/MetricsCollector.cs"
-    "Operations/ForwardFailure.cs" "Operations/RequestSeries.cs"
+    "Protocol/FailureCause.cs" "Operations/RequestSeries.cs"
   )
 fi
 mutate=()
-for t in "${targets[@]}"; do mutate+=(--mutate "**/$t"); done
+for t in "${targets[@]}"; do
+  # A target that names no file would be scored as nothing, silently: stop instead.
+  compgen -G "$t" >/dev/null || { echo "mutation.sh: no file matches $t" >&2; exit 2; }
+  mutate+=(--mutate "**/$t")
+done
 
 out="$REPO_ROOT/artifacts/mutation"
 rm -rf "$out" && mkdir -p "$out"

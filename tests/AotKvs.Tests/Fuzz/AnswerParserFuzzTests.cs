@@ -1,7 +1,7 @@
 using System.Text;
-using AotKvs.Forwarding;
-using Xunit;
+using AotKvs.Forwarding.Client;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace AotKvs.Tests.Fuzz;
 

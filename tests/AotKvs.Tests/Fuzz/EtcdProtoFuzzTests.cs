@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using AotKvs.Etcd;
+using AotKvs.Storage.Etcd;
 using Xunit;
 using Xunit.Abstractions;
 

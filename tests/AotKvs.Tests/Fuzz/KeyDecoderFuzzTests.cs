@@ -1,10 +1,11 @@
-using System.Text;
 using System.Text.Unicode;
+using System.Text;
+using AotKvs.Endpoints;
 using AotKvs.Protocol;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Xunit;
+using Microsoft.AspNetCore.Http;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace AotKvs.Tests.Fuzz;
 
@@ -154,7 +155,7 @@ public sealed class KeyDecoderFuzzTests(ITestOutputHelper output)
         KeyStatus located;
         ReadOnlySpan<char> encoded;
         using (context.Measure())
-            located = KeyRules.Locate(path, out encoded);
+            located = KeyPath.Locate(path, out encoded);
         switch (located)
         {
             case KeyStatus.Missing:

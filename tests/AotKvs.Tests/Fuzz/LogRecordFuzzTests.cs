@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
-using AotKvs.Durability;
+using AotKvs.Storage.Log;
+using AotKvs.Storage.Memory;
 using AotKvs.Storage;
-using Xunit;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace AotKvs.Tests.Fuzz;
 

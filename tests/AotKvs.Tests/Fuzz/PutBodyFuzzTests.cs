@@ -1,9 +1,9 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
-using AotKvs.Protocol;
-using Xunit;
+using System.Text;
+using AotKvs.Endpoints;
 using Xunit.Abstractions;
+using Xunit;
 
 namespace AotKvs.Tests.Fuzz;
 

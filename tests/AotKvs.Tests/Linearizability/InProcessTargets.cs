@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using AotKvs.Storage.Memory;
 using AotKvs.Storage;
 
 namespace AotKvs.Tests.Linearizability;

@@ -1,5 +1,5 @@
 using System.Text;
-using AotKvs.Forwarding;
+using AotKvs.Forwarding.Client;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

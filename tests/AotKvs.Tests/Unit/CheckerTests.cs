@@ -1,5 +1,5 @@
+using AotKvs.Storage.Memory;
 using AotKvs.Tests.Linearizability;
-using AotKvs.Storage;
 using Xunit;
 using static AotKvs.Tests.Linearizability.OpOutcome;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using AotKvs.Configuration;
-using AotKvs.Etcd;
+using AotKvs.Storage.Etcd;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

@@ -1,3 +1,4 @@
+using AotKvs.Forwarding.Pipelining;
 using AotKvs.Forwarding;
 using AotKvs.Tests.Support;
 using Microsoft.AspNetCore.Http;

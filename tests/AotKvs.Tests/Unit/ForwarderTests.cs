@@ -1,14 +1,15 @@
-using AotKvs.Tests.Support;
-using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using System.Net;
 using System.Text.Json.Nodes;
+using System.Text;
 using AotKvs.Configuration;
+using AotKvs.Forwarding.Pipelining;
 using AotKvs.Forwarding;
 using AotKvs.Operations;
 using AotKvs.Protocol;
-using Microsoft.AspNetCore.Http;
+using AotKvs.Tests.Support;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -49,7 +50,7 @@ public sealed partial class ForwarderTests : IDisposable
             ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
             ["KVS_UPSTREAM_PIPELINE"] = pipeline.ToString(),
         }).Build());
-        var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, _readiness, new BufferBudget(long.MaxValue));
+        var metrics = new ForwardingMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector);
         var forwarder = new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, budget, pipelineTiming);
         if (proven)
             ProveMain(forwarder);

@@ -1,4 +1,5 @@
 using System.Text;
+using AotKvs.Endpoints;
 using AotKvs.Protocol;
 using Xunit;
 
@@ -74,7 +75,7 @@ public sealed class KeyRulesTests
     private static KeyStatus Decode(string path, out string key)
     {
         key = "";
-        var status = KeyRules.Locate(path, out var encoded);
+        var status = KeyPath.Locate(path, out var encoded);
         if (status != KeyStatus.Valid)
             return status;
         var bytes = new byte[encoded.Length];

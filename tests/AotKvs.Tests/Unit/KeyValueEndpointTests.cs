@@ -2,6 +2,7 @@ using System.Text;
 using AotKvs.Configuration;
 using AotKvs.Endpoints;
 using AotKvs.Protocol;
+using AotKvs.Storage.Memory;
 using AotKvs.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

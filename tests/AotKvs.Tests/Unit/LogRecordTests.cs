@@ -1,5 +1,5 @@
 using System.Text;
-using AotKvs.Durability;
+using AotKvs.Storage.Log;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

@@ -1,4 +1,5 @@
 using System.Text;
+using AotKvs.Storage.Memory;
 using AotKvs.Storage;
 using Xunit;
 

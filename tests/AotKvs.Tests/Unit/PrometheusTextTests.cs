@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using AotKvs.Operations;
+using AotKvs.Protocol;
 using AotKvs.Tests.Support;
 using Xunit;
 
@@ -50,7 +51,7 @@ public sealed class PrometheusTextTests
     [Theory]
     [MemberData(nameof(Failures))]
     public void Forward_failures_are_named_by_cause(string cause, Exception failure) =>
-        Assert.Equal(cause, ForwardFailure.Cause(failure));
+        Assert.Equal(cause, FailureCause.Cause(failure));
 
     [Fact]
     public void Declared_causes_are_exactly_the_ones_reported_and_the_ones_documented()
@@ -58,12 +59,12 @@ public sealed class PrometheusTextTests
         // Every declared cause is pre-registered at 0 in /metrics, so one that can never
         // happen, or one that happens but is not declared, is a wrong series.
         // All but upstream_busy come from an exception; that one from the forwarder's own wait for a connection.
-        var reported = Failures.Select(row => ForwardFailure.Cause((Exception)row[1])).Append(ForwardFailure.Busy).Distinct().Order();
-        Assert.Equal(ForwardFailure.Causes.Order(), reported);
+        var reported = Failures.Select(row => FailureCause.Cause((Exception)row[1])).Append(FailureCause.Busy).Distinct().Order();
+        Assert.Equal(FailureCause.Causes.Order(), reported);
 
         var docs = File.ReadLines(Path.Combine(ServerProcess.RepoRoot, "docs", "operations.md"))
             .Single(line => line.StartsWith("| `kvs_forward_errors_total`", StringComparison.Ordinal));
         var documented = docs.Split('|')[3].Replace("`cause`:", "").Split(',').Select(c => c.Trim().Trim('`'));
-        Assert.Equal(ForwardFailure.Causes.Order(), documented.Order());
+        Assert.Equal(FailureCause.Causes.Order(), documented.Order());
     }
 }

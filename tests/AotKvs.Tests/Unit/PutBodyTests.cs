@@ -1,5 +1,5 @@
 using System.Text;
-using AotKvs.Protocol;
+using AotKvs.Endpoints;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;

@@ -1,6 +1,7 @@
 using System.Text;
 using AotKvs.Configuration;
-using AotKvs.Durability;
+using AotKvs.Storage.Log;
+using AotKvs.Storage.Memory;
 using AotKvs.Storage;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;

@@ -1,7 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Text;
-using AotKvs.Forwarding;
+using AotKvs.Forwarding.Client;
 using AotKvs.Protocol;
 using Xunit;
 

@@ -1,6 +1,6 @@
-using System.Net;
 using System.Net.Sockets;
-using AotKvs.Forwarding;
+using System.Net;
+using AotKvs.Forwarding.Client;
 using AotKvs.Protocol;
 using AotKvs.Tests.Support;
 using Xunit;

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using AotKvs.Configuration;
+using AotKvs.Operations;
+
+namespace AotKvs.Storage.Etcd;
+
+/// <summary>
+/// The store's instruments on the service's meter, so /metrics shows them: calls and their
+/// summed latency by operation (rate of one over the other is the mean latency), and errors
+/// by cause.
+/// </summary>
+internal sealed class EtcdMetrics
+{
+    public static readonly string[] Causes = ["refused", "unreachable", "timeout", "dropped", "invalid_response", "unavailable", "too_large", "auth", "other"];
+
+    private readonly Counter<long> _calls;
+    private readonly Counter<long> _microseconds;
+    private readonly Counter<long> _errors;
+
+    public EtcdMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(ServiceMetrics.MeterName, HostSetup.Version);
+        _calls = meter.CreateCounter<long>("kvs.store.calls",
+            description: "Calls this main made to its etcd cluster, by operation (failed ones included).");
+        _microseconds = meter.CreateCounter<long>("kvs.store.duration.microseconds",
+            description: "Time spent in calls to the etcd cluster, by operation; divided by kvs_store_calls_total, the mean latency.");
+        _errors = meter.CreateCounter<long>("kvs.store.errors",
+            description: "Calls to the etcd cluster that failed, by cause.");
+        foreach (var call in EtcdCall.All)
+        {
+            _calls.Add(0, Op(call));
+            _microseconds.Add(0, Op(call));
+        }
+        foreach (var cause in Causes)
+            _errors.Add(0, new KeyValuePair<string, object?>("cause", cause));
+    }
+
+    public void Record(EtcdCall call, long startedTimestamp)
+    {
+        _calls.Add(1, Op(call));
+        _microseconds.Add((long)Stopwatch.GetElapsedTime(startedTimestamp).TotalMicroseconds, Op(call));
+    }
+
+    public void CountError(string cause) => _errors.Add(1, new KeyValuePair<string, object?>("cause", cause));
+
+    private static KeyValuePair<string, object?> Op(EtcdCall call) => new("op", call.Name);
+}

@@ -1,0 +1,205 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace AotKvs.Storage.Etcd;
+
+/// <summary>
+/// The few etcd v3 messages this store speaks, in protobuf as etcd's gRPC API defines them
+/// (rpc.proto, kv.proto), written and read by hand, each in gRPC's length-prefixed frame.
+/// Only the fields used here are written; unknown fields are skipped when read.
+/// </summary>
+internal static class EtcdProto
+{
+    private const int Varint = 0, Fixed64 = 1, Bytes = 2, Fixed32 = 5;
+
+    /// <summary>RangeRequest{key}: one key, linearizable (serializable left false). Also DeleteRangeRequest{key}.</summary>
+    public static byte[] KeyOnly(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key)
+    {
+        var keyLength = prefix.Length + key.Length;
+        var frame = NewFrame(FieldLength(keyLength), out var at);
+        at = WriteKey(frame, at, prefix, key);
+        return frame;
+    }
+
+    /// <summary>PutRequest{key, value, prev_kv: true}: the answer carries what it replaced.</summary>
+    public static byte[] Put(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        var keyLength = prefix.Length + key.Length;
+        var frame = NewFrame(FieldLength(keyLength) + FieldLength(value.Length) + 2, out var at);
+        at = WriteKey(frame, at, prefix, key);
+        at = WriteBytes(frame, at, 2, value);
+        frame[at++] = 4 << 3 | Varint; // prev_kv
+        frame[at] = 1;
+        return frame;
+    }
+
+    /// <summary>AuthenticateRequest{name, password}.</summary>
+    public static byte[] Authenticate(string name, string password)
+    {
+        var nameBytes = Encoding.UTF8.GetBytes(name);
+        var passwordBytes = Encoding.UTF8.GetBytes(password);
+        var frame = NewFrame(FieldLength(nameBytes.Length) + FieldLength(passwordBytes.Length), out var at);
+        at = WriteBytes(frame, at, 1, nameBytes);
+        WriteBytes(frame, at, 2, passwordBytes);
+        return frame;
+    }
+
+    /// <summary>RangeResponse: the first KeyValue's value (field 5), or null when kvs (field 2) is empty.</summary>
+    public static byte[]? RangeValue(ReadOnlySpan<byte> frame)
+    {
+        var message = Message(frame);
+        if (!TryField(message, 2, out var kv))
+            return null;
+        return TryField(kv, 5, out var value) ? value.ToArray() : [];
+    }
+
+    /// <summary>PutResponse: prev_kv (field 2) is there only when the put replaced a value.</summary>
+    public static bool HasPreviousValue(ReadOnlySpan<byte> frame) => TryField(Message(frame), 2, out _);
+
+    /// <summary>DeleteRangeResponse: deleted (field 2), absent when zero.</summary>
+    public static long Deleted(ReadOnlySpan<byte> frame) => TryVarint(Message(frame), 2, out var deleted) ? (long)deleted : 0;
+
+    /// <summary>AuthenticateResponse: token (field 2).</summary>
+    public static string? Token(ReadOnlySpan<byte> frame) => TryField(Message(frame), 2, out var token) ? Encoding.UTF8.GetString(token) : null;
+
+    /// <summary>The message inside gRPC's frame: flag byte 0 (not compressed), 4-byte big-endian length.</summary>
+    private static ReadOnlySpan<byte> Message(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < 5 || frame[0] != 0)
+            throw new FormatException("not an uncompressed gRPC message");
+        var length = BinaryPrimitives.ReadUInt32BigEndian(frame[1..]);
+        if (length > frame.Length - 5)
+            throw new FormatException("a gRPC message cut short");
+        return frame.Slice(5, (int)length);
+    }
+
+    private static bool TryField(ReadOnlySpan<byte> message, int field, out ReadOnlySpan<byte> bytes)
+    {
+        bytes = default;
+        var at = 0;
+        while (at < message.Length)
+        {
+            var (number, type) = ReadTag(message, ref at);
+            if (type == Bytes && number == field)
+            {
+                var length = ReadLength(message, ref at);
+                bytes = message.Slice(at, length);
+                return true;
+            }
+            Skip(message, ref at, type);
+        }
+        return false;
+    }
+
+    private static bool TryVarint(ReadOnlySpan<byte> message, int field, out ulong value)
+    {
+        value = 0;
+        var at = 0;
+        while (at < message.Length)
+        {
+            var (number, type) = ReadTag(message, ref at);
+            if (type == Varint && number == field)
+            {
+                value = ReadVarint(message, ref at);
+                return true;
+            }
+            Skip(message, ref at, type);
+        }
+        return false;
+    }
+
+    /// <summary>A field's number (1 to 2^29 - 1, as protobuf allows) and wire type.</summary>
+    private static (int Number, int Type) ReadTag(ReadOnlySpan<byte> message, ref int at)
+    {
+        var tag = ReadVarint(message, ref at);
+        if (tag >> 3 is 0 or > (1 << 29) - 1)
+            throw new FormatException("a protobuf field number out of range");
+        return ((int)(tag >> 3), (int)(tag & 7));
+    }
+
+    /// <summary>
+    /// Moves past a field's value. Every length, read or fixed, is checked against what is
+    /// left: a length that is negative as an int, past 32 bits or past the end is refused,
+    /// never added to the position.
+    /// </summary>
+    private static void Skip(ReadOnlySpan<byte> message, ref int at, int type)
+    {
+        switch (type)
+        {
+            case Varint: ReadVarint(message, ref at); break;
+            case Bytes:
+                var length = ReadLength(message, ref at); // first: it moves past the length itself
+                at += length;
+                break;
+            case Fixed64: at += Within(message, at, 8); break;
+            case Fixed32: at += Within(message, at, 4); break;
+            default: throw new FormatException($"protobuf wire type {type}");
+        }
+    }
+
+    /// <summary>A length-delimited field's length, which the rest of the message must hold.</summary>
+    private static int ReadLength(ReadOnlySpan<byte> message, ref int at)
+    {
+        var length = ReadVarint(message, ref at);
+        return Within(message, at, length);
+    }
+
+    private static int Within(ReadOnlySpan<byte> message, int at, ulong length) =>
+        length <= (ulong)(message.Length - at) ? (int)length : throw new FormatException("a protobuf field cut short");
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> message, ref int at)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (at >= message.Length)
+                throw new FormatException("a protobuf varint cut short");
+            var b = message[at++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+                return value;
+        }
+        throw new FormatException("a protobuf varint too long");
+    }
+
+    private static int VarintLength(int value) => value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5;
+
+    private static int FieldLength(int length) => 1 + VarintLength(length) + length;
+
+    private static byte[] NewFrame(int messageLength, out int at)
+    {
+        var frame = new byte[5 + messageLength];
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(1), (uint)messageLength);
+        at = 5;
+        return frame;
+    }
+
+    private static int WriteKey(byte[] frame, int at, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key)
+    {
+        frame[at++] = 1 << 3 | Bytes;
+        at = WriteVarint(frame, at, prefix.Length + key.Length);
+        prefix.CopyTo(frame.AsSpan(at));
+        key.CopyTo(frame.AsSpan(at + prefix.Length));
+        return at + prefix.Length + key.Length;
+    }
+
+    private static int WriteBytes(byte[] frame, int at, int field, ReadOnlySpan<byte> bytes)
+    {
+        frame[at++] = (byte)(field << 3 | Bytes);
+        at = WriteVarint(frame, at, bytes.Length);
+        bytes.CopyTo(frame.AsSpan(at));
+        return at + bytes.Length;
+    }
+
+    private static int WriteVarint(byte[] frame, int at, int value)
+    {
+        var v = (uint)value;
+        while (v >= 0x80)
+        {
+            frame[at++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+        frame[at++] = (byte)v;
+        return at;
+    }
+}
