@@ -15,7 +15,8 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         // Its own connection, so probes and forwarded requests never queue behind each other.
-        using var client = new HttpMessageInvoker(CreateHandler(options.ForwardTimeout));
+        // Idle connections are dropped sooner than main's keep-alive timeout, so main never closes one we are about to reuse.
+        using var client = new HttpMessageInvoker(LeanHttpHandler.Create(options.ForwardTimeout, UpstreamPool.IdleTimeout));
         var uri = target.UriFor(OperationalEndpoints.ReadyPath);
         using var timer = new PeriodicTimer(options.ReadyProbeInterval);
         do
@@ -24,20 +25,6 @@ internal sealed class UpstreamProbe(ForwardingTarget target, ServiceOptions opti
         }
         while (await timer.WaitForNextTickAsync(stopping));
     }
-
-    /// <summary>A client for main: no proxy, cookies, redirects or decompression; bounded connect.</summary>
-    private static SocketsHttpHandler CreateHandler(TimeSpan timeout) => new()
-    {
-        UseProxy = false,
-        UseCookies = false,
-        AllowAutoRedirect = false,
-        // AutomaticDecompression is left unset (None): setting it, even to None, keeps the
-        // decompression handler and its Brotli and zlib code in the binary.
-        ConnectTimeout = timeout,
-        // Shorter than main's keep-alive timeout, so main never closes a connection we are about to reuse.
-        PooledConnectionIdleTimeout = UpstreamPool.IdleTimeout,
-        ActivityHeadersPropagator = null,
-    };
 
     private async Task ProbeAsync(HttpMessageInvoker client, Uri uri, CancellationToken stopping)
     {

@@ -46,10 +46,6 @@ internal sealed class ViaHeader
         return false;
     }
 
-    /// <summary>The Via to send on: what was received, then this instance.</summary>
-    public string Append(StringValues received) =>
-        received.Count == 0 ? _entry : string.Join(", ", received.ToArray()) + ", " + _entry;
-
     /// <summary>This instance's own entry ("1.1 aotkvs-..."), sent last in the Via it passes on.</summary>
     public string Entry => _entry;
 

@@ -8,11 +8,13 @@ namespace AotKvs.Operations;
 /// </summary>
 internal static class HealthCheck
 {
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(2);
+
     public static async Task<int> RunAsync(Uri health)
     {
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null })
+        using var client = new HttpClient(LeanHttpHandler.Create(Bound, Bound))
         {
-            Timeout = TimeSpan.FromSeconds(2),
+            Timeout = Bound,
         };
         try
         {

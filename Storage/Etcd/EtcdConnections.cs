@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using AotKvs.Configuration;
+using AotKvs.Protocol;
 
 namespace AotKvs.Storage.Etcd;
 
@@ -13,18 +14,8 @@ internal static class EtcdConnections
 {
     public static SocketsHttpHandler CreateHandler(StoreSettings settings)
     {
-        var handler = new SocketsHttpHandler
-        {
-            EnableMultipleHttp2Connections = false,
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            // AutomaticDecompression is left unset (None): setting it, even to None, keeps the
-            // decompression handler and its Brotli and zlib code in the binary.
-            ConnectTimeout = settings.Timeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            ActivityHeadersPropagator = null,
-        };
+        var handler = LeanHttpHandler.Create(settings.Timeout, pooledIdleTimeout: TimeSpan.FromMinutes(5));
+        handler.EnableMultipleHttp2Connections = false;
         if (settings.UsesTls)
             handler.SslOptions = TlsOptions(settings);
         return handler;
