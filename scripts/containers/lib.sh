@@ -199,10 +199,13 @@ wait_answers() { # wait_answers PORT START_US [SECONDS]
     return 1
 }
 
-health_note() { # health status is noted, not asserted, until `AotKvs --healthcheck` lands
+# The image's HEALTHCHECK is the binary's own `AotKvs --healthcheck` (image.sh checks that it
+# is). Docker runs it first one interval (5 s) after start, and these notes are taken
+# sooner, when the status may still be "starting": so it is noted, not asserted.
+health_note() {
     local c s
     for c in "$@"; do
         s="$("$DOCKER" inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$c" 2>/dev/null)"
-        note "health of $c: ${s:-?} (not asserted yet)"
+        note "health of $c: ${s:-?} (noted, not asserted)"
     done
 }

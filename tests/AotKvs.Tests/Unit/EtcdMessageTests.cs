@@ -5,7 +5,7 @@ using Xunit;
 
 namespace AotKvs.Tests.Unit;
 
-/// <summary>KVS_STORE's parsing, and the etcd gateway's messages as this store writes and reads them.</summary>
+/// <summary>KVS_STORE's parsing, and etcd's gRPC messages (protobuf in gRPC frames, <c>EtcdProto</c>) as this store writes and reads them.</summary>
 [Trait("Category", "Unit")]
 public sealed class EtcdMessageTests
 {
