@@ -10,10 +10,11 @@
 #   2. one container on a published port: start-to-ready and `docker stop` times; the same
 #      with --read-only;
 #   3. asg2net with main at 10.10.0.2 (host 8082) and forwarders at 10.10.0.3/.4 (8083/8084)
-#      via scripts/cluster.sh: one store behind all three, `docker stop main-instance` ->
+#      via scripts/cluster.sh, and a forwarder chained to a forwarder (18093) that the
+#      black-box suite runs through as well; `docker stop main-instance` ->
 #      every forwarder answers 503 {"error":"Cannot forward request"} within the bound,
 #      main started again -> the very next request through each forwarder succeeds;
-#      a refused forwarding address and a chain of two forwarders;
+#      a refused forwarding address;
 #   4. compose.yaml: `compose up` gives a cluster that answers, then `compose down`.
 # Each step is a file in scripts/containers/ (image.sh, single.sh, asg2net.sh, compose.sh,
 # with the helpers in lib.sh), sourced in that order.
@@ -22,7 +23,10 @@
 # It cleans up after itself (containers, network, the engine if it started it); images and
 # the stand-ins' root filesystem are kept as a cache for the next run.
 # The SPEC rows are not repeated here: with KVS_BLACKBOX=1 (as scripts/test.sh runs it) the
-# xunit black-box suite runs against the single container and through the cluster.
+# xunit black-box suite runs against the single container and through the cluster and the
+# chain. The requests this script still makes are the ones only a container setup can give
+# meaning to: a read-only root, a volume across `docker kill`, a refused address, main
+# paused, stopped and started again.
 # Last line: "RESULT passed=N failed=M", this script's own checks (lifecycle, timings, image
 # config); the xunit black-box runs are reported on their own lines and counted by
 # scripts/test.sh as the same distinct tests as the local run. Exit status non-zero on any failure.

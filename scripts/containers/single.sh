@@ -67,6 +67,8 @@ t0="${EPOCHREALTIME/./}"
 if "$DOCKER" run -d --rm --read-only -p "127.0.0.1:$READONLY_PORT:8090" --name kvs-readonly "$IMAGE" >/dev/null \
     && ready="$(wait_answers "$READONLY_PORT" "$t0")"; then
     R="http://127.0.0.1:$READONLY_PORT"
+    # What only a container can show: with no writable root, a write and a read still work and
+    # the process keeps running. The SPEC rows themselves are the xunit suite's.
     expect "read-only" PUT "$R/kvs/ro" 201 '{"result":"created"}' '{"value": [1, "ro"]}'
     expect "read-only" GET "$R/kvs/ro" 200 '{"result":"found","value":[1, "ro"]}'
     sleep 1
@@ -85,6 +87,7 @@ for pass_no in 1 2; do
             --name kvs-durable "$IMAGE" >/dev/null \
         && ready="$(wait_answers "$READONLY_PORT" "$t0")"; then
         D="http://127.0.0.1:$READONLY_PORT"
+        # What only a container can show: a change survives `docker kill` of its container on a named volume.
         if [[ $pass_no == 1 ]]; then
             expect "data dir" PUT "$D/kvs/kept" 201 '{"result":"created"}' '{"value": {"kept": true}}'
         else

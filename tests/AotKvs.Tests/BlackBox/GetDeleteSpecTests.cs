@@ -53,16 +53,30 @@ public sealed class GetDeleteSpecTests(Cluster cluster)
         (await GetAsync(cluster[target], "/kvs/" + new string('k', 5_000))).ShouldBe(404, Expected.KeyNotFound);
     }
 
+    /// <summary>
+    /// One store behind every instance: a value written through any one of them (each in
+    /// turn, the last one first) is read back through all of them, and a delete through
+    /// any one of them is seen by all.
+    /// </summary>
     [Fact]
     public async Task Every_instance_sees_the_same_data()
     {
-        var path = "/kvs/" + UniqueKey();
         var names = cluster.Targets.Keys.ToArray();
-        (await PutValueAsync(cluster[names[^1]], path, "\"shared\"")).ShouldBe(201, Expected.Created);
-        foreach (var name in names)
-            (await GetAsync(cluster[name], path)).ShouldBe(200, """{"result": "found", "value": "shared"}""");
-        (await DeleteAsync(cluster[names[0]], path)).ShouldBe(200, Expected.Deleted);
-        foreach (var name in names)
-            (await GetAsync(cluster[name], path)).ShouldBe(404, Expected.KeyNotFound);
+        foreach (var deleter in names)
+        {
+            var path = "/kvs/" + UniqueKey();
+            var first = true;
+            foreach (var writer in names.Reverse())
+            {
+                var value = $$"""{"via": "{{writer}}"}""";
+                (await PutValueAsync(cluster[writer], path, value)).ShouldBe(first ? 201 : 200, first ? Expected.Created : Expected.Replaced);
+                first = false;
+                foreach (var reader in names)
+                    (await GetAsync(cluster[reader], path)).ShouldBe(200, $$"""{"result": "found", "value": {{value}}}""");
+            }
+            (await DeleteAsync(cluster[deleter], path)).ShouldBe(200, Expected.Deleted);
+            foreach (var reader in names)
+                (await GetAsync(cluster[reader], path)).ShouldBe(404, Expected.KeyNotFound);
+        }
     }
 }

@@ -58,33 +58,21 @@ public sealed class BrokenMain : LoopbackServer
         try
         {
             var stream = client.GetStream();
-            var buffer = new byte[64 * 1024];
-            var filled = 0;
+            var reader = new RequestReader();
             while (!Stopping.IsCancellationRequested)
             {
-                var n = await stream.ReadAsync(buffer.AsMemory(filled), Stopping);
-                if (n == 0) return;
-                filled += n;
-                var text = Encoding.Latin1.GetString(buffer, 0, filled);
-                var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-                if (end < 0) continue;
-                var lines = text[..end].Split("\r\n");
-                var length = lines.Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                    .Select(l => int.Parse(l[15..].Trim())).FirstOrDefault();
-                if (filled < end + 4 + length) continue;
-                var request = lines[0].Split(' ');
-                var body = text.Substring(end + 4, length);
-                filled = 0;
-                var (status, json) = Answer(request[0], request[1], body);
+                if (await reader.ReadAsync(stream, Stopping) is not { } request)
+                    return;
+                var (status, json) = Answer(request.Method, request.Target, request.BodyText);
                 var reason = status switch { 200 => "OK", 201 => "Created", _ => "Not Found" };
                 var statusLine = $"HTTP/1.1 {status} {reason}";
                 if (_flaw == MainFlaw.AnswersOutOfPlace && Interlocked.Increment(ref _answers) % 3 == 0)
-                    (statusLine, json) = request[0] == "GET" ? ("HTTP/1.1 201 Created", Expected.Created) : ("HTTP/1.1 2OO OK", json);
+                    (statusLine, json) = request.Method == "GET" ? ("HTTP/1.1 201 Created", Expected.Created) : ("HTTP/1.1 2OO OK", json);
                 await stream.WriteAsync(Encoding.ASCII.GetBytes(
                     $"{statusLine}\r\nContent-Type: application/json\r\nContent-Length: {json.Length}\r\n\r\n{json}"), Stopping);
             }
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or MalformedRequestException) { }
     }
 
     private (int Status, string Json) Answer(string method, string path, string body)

@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
-using System.Text;
 
 namespace AotKvs.Tests.Support;
 
 /// <summary>
 /// A stand-in for main on a loopback port that records every forwarded request head it receives and
 /// answers after <see cref="Delay"/> (or never, when null). It also counts the connections
-/// still open to it, to show a forwarder lets go of the ones it gave up on.
+/// still open to it, to show a forwarder lets go of the ones it gave up on. Requests are framed by
+/// the stand-ins' shared <see cref="RequestReader"/>.
 /// </summary>
 public sealed class FakeMain : LoopbackServer
 {
@@ -33,36 +33,27 @@ public sealed class FakeMain : LoopbackServer
         try
         {
             var stream = client.GetStream();
-            var buffer = new byte[256 * 1024];
-            var filled = 0;
+            var reader = new RequestReader();
             while (!Stopping.IsCancellationRequested)
             {
-                var n = await stream.ReadAsync(buffer.AsMemory(filled), Stopping);
-                if (n == 0) return; // the forwarder closed its side
-                filled += n;
-                var text = Encoding.Latin1.GetString(buffer, 0, filled);
-                var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-                if (end < 0) continue;
-                var head = text[..end];
-                var length = head.Split("\r\n").Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
-                    .Select(l => int.Parse(l[15..].Trim())).FirstOrDefault();
-                if (filled < end + 4 + length) continue;
+                if (await reader.ReadAsync(stream, Stopping) is not { } request)
+                    return; // the forwarder closed its side
                 // The forwarder's own readiness probe is not forwarded traffic.
-                if (!head.StartsWith("GET /readyz ", StringComparison.Ordinal))
-                    Heads.Enqueue(head);
-                filled = 0;
+                if (request.Target != "/readyz" || request.Method != "GET")
+                    Heads.Enqueue(request.Head);
 
                 if (Delay is not { } delay)
                 {
                     // Silent: keep reading, so a close from the forwarder is seen at once.
-                    while (await stream.ReadAsync(buffer, Stopping) > 0) { }
+                    var drain = new byte[16 * 1024];
+                    while (await stream.ReadAsync(drain, Stopping) > 0) { }
                     return;
                 }
                 await Task.Delay(delay, Stopping);
                 await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n{\"result\":\"deleted\"}\n"u8.ToArray(), Stopping);
             }
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException) { }
+        catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or MalformedRequestException) { }
         finally
         {
             Interlocked.Decrement(ref _open);

@@ -55,8 +55,9 @@ public enum Misbehaviour
 }
 
 /// <summary>
-/// A scripted main on a loopback port for issue 23: a raw-socket HTTP/1.1 server that parses
-/// requests itself (request line, headers, Content-Length or chunked body), serves several
+/// A scripted main on a loopback port for issue 23: a raw-socket HTTP/1.1 server that frames
+/// requests with the stand-ins' shared <see cref="RequestReader"/> (request line, headers,
+/// Content-Length or chunked body), serves several
 /// requests per connection (keep-alive and pipelined), keeps a real dictionary so that
 /// GET/HEAD/PUT/DELETE on /kvs/&lt;key&gt; get the contract's exact answers, and has one
 /// <see cref="Misbehaviour"/>. It behaves the same whatever the request headers say: it
@@ -391,131 +392,5 @@ public sealed class MisbehavingMain : LoopbackServer
                 _write.Release();
             }
         }
-    }
-}
-
-/// <summary>One request as the scripted main read it.</summary>
-public sealed record MainRequest(string Method, string Target, string Version, IReadOnlyDictionary<string, string> Headers, byte[] Body);
-
-/// <summary>Bytes that are not an HTTP/1.1 request the scripted main can frame.</summary>
-public sealed class MalformedRequestException(string what) : FormatException(what);
-
-/// <summary>
-/// Frames requests out of the bytes of one connection: request line, header fields, then a
-/// Content-Length or chunked body. Blank lines before a request line are skipped (RFC 9112 §2.2).
-/// </summary>
-internal sealed class RequestReader
-{
-    private const int MaxHead = 64 * 1024;
-    private byte[] _buffer = new byte[16 * 1024];
-    private int _start;
-    private int _end;
-
-    public void Append(ReadOnlySpan<byte> bytes)
-    {
-        if (_end + bytes.Length > _buffer.Length)
-        {
-            var kept = _end - _start;
-            var bigger = kept + bytes.Length > _buffer.Length ? new byte[Math.Max(_buffer.Length * 2, kept + bytes.Length)] : _buffer;
-            _buffer.AsSpan(_start, kept).CopyTo(bigger);
-            _buffer = bigger;
-            _start = 0;
-            _end = kept;
-        }
-        bytes.CopyTo(_buffer.AsSpan(_end));
-        _end += bytes.Length;
-    }
-
-    public bool TryTake(out MainRequest? request)
-    {
-        request = null;
-        var data = _buffer.AsSpan(_start, _end - _start);
-        var skipped = 0;
-        while (data.Length - skipped >= 2 && data[skipped] == '\r' && data[skipped + 1] == '\n')
-            skipped += 2;
-        data = data[skipped..];
-        var end = data.IndexOf("\r\n\r\n"u8);
-        if (end < 0)
-        {
-            if (data.Length > MaxHead)
-                throw new MalformedRequestException("request head too large");
-            return false;
-        }
-        var lines = Encoding.Latin1.GetString(data[..end]).Split("\r\n");
-        var parts = lines[0].Split(' ');
-        if (parts.Length != 3 || parts[0].Length == 0 || parts[1].Length == 0 || !parts[2].StartsWith("HTTP/1.", StringComparison.Ordinal))
-            throw new MalformedRequestException("bad request line: " + lines[0]);
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var line in lines.Skip(1))
-        {
-            var colon = line.IndexOf(':');
-            if (colon <= 0)
-                throw new MalformedRequestException("bad header line: " + line);
-            var name = line[..colon];
-            var value = line[(colon + 1)..].Trim(' ', '\t');
-            headers[name] = headers.TryGetValue(name, out var earlier) ? earlier + ", " + value : value;
-        }
-
-        var bodyStart = end + 4;
-        byte[] body;
-        int consumed;
-        if (headers.TryGetValue("Transfer-Encoding", out var coding) && coding.Contains("chunked", StringComparison.OrdinalIgnoreCase))
-        {
-            if (!TryDechunk(data[bodyStart..], out body, out var chunked))
-                return false;
-            consumed = bodyStart + chunked;
-        }
-        else
-        {
-            var length = 0;
-            if (headers.TryGetValue("Content-Length", out var text) && !int.TryParse(text, System.Globalization.NumberStyles.None, null, out length))
-                throw new MalformedRequestException("bad Content-Length: " + text);
-            if (data.Length - bodyStart < length)
-                return false;
-            body = data.Slice(bodyStart, length).ToArray();
-            consumed = bodyStart + length;
-        }
-        _start += skipped + consumed;
-        if (_start == _end)
-            _start = _end = 0;
-        request = new MainRequest(parts[0], parts[1], parts[2], headers, body);
-        return true;
-    }
-
-    private static bool TryDechunk(ReadOnlySpan<byte> data, out byte[] body, out int consumed)
-    {
-        body = [];
-        consumed = 0;
-        var collected = new MemoryStream();
-        var at = 0;
-        while (true)
-        {
-            var lineEnd = data[at..].IndexOf("\r\n"u8);
-            if (lineEnd < 0)
-                return false;
-            var sizeText = Encoding.Latin1.GetString(data.Slice(at, lineEnd)).Split(';')[0].Trim();
-            if (!int.TryParse(sizeText, System.Globalization.NumberStyles.AllowHexSpecifier, null, out var size) || size < 0)
-                throw new MalformedRequestException("bad chunk size: " + sizeText);
-            at += lineEnd + 2;
-            if (size == 0)
-                break;
-            if (data.Length - at < size + 2)
-                return false;
-            collected.Write(data.Slice(at, size));
-            at += size + 2;
-        }
-        // Trailer fields, up to the blank line.
-        while (true)
-        {
-            var lineEnd = data[at..].IndexOf("\r\n"u8);
-            if (lineEnd < 0)
-                return false;
-            at += lineEnd + 2;
-            if (lineEnd == 0)
-                break;
-        }
-        body = collected.ToArray();
-        consumed = at;
-        return true;
     }
 }
