@@ -80,7 +80,8 @@ internal static class KeyValueEndpoints
         JsonResponse answer;
         try
         {
-            answer = await store.DeleteAsync(key.Utf8, context.RequestAborted) ? Responses.Deleted : Responses.KeyNotFound;
+            answer = (await store.DeleteAsync(key.Utf8, Precondition.None, context.RequestAborted)).Outcome == WriteOutcome.Deleted
+                ? Responses.Deleted : Responses.KeyNotFound;
         }
         catch (StoreException e)
         {
@@ -105,7 +106,7 @@ internal static class KeyValueEndpoints
             {
                 try
                 {
-                    answer = await store.PutAsync(key.Utf8, body.Memory[value], context.RequestAborted) == PutOutcome.Created
+                    answer = (await store.PutAsync(key.Utf8, body.Memory[value], Precondition.None, context.RequestAborted)).Outcome == WriteOutcome.Created
                         ? Responses.Created : Responses.Replaced;
                 }
                 catch (StoreException e)
@@ -153,6 +154,7 @@ internal static class KeyValueEndpoints
     private static JsonResponse RefusalFor(StoreException e) => e.Failure switch
     {
         StoreFailure.ValueTooLarge => Responses.ValueTooLargeForStore,
+        StoreFailure.ConditionsUnsupported => Responses.ConditionsUnsupported,
         _ => Responses.StoreUnavailable,
     };
 }

@@ -25,6 +25,7 @@ internal static class Responses
     public static readonly JsonResponse LoopDetected = JsonResponse.Error(StatusCodes.Status508LoopDetected, "Forwarding loop detected");
     public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
     public static readonly JsonResponse StoreUnavailable = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Store is unavailable");
+    public static readonly JsonResponse ConditionsUnsupported = JsonResponse.Error(StatusCodes.Status501NotImplemented, "Conditional requests are not supported by this store");
     public static readonly JsonResponse ValueTooLargeForStore = JsonResponse.Error(StatusCodes.Status413PayloadTooLarge, "Value is too large for the store");
     // Sent with "Connection: close": the bytes all connections may buffer (KVS_MAX_BUFFERED_BYTES) are spent.
     public static readonly JsonResponse Busy = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Server is busy");

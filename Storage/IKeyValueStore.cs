@@ -2,6 +2,14 @@ namespace AotKvs.Storage;
 
 internal enum PutOutcome { Created, Replaced }
 
+internal enum WriteOutcome { Created, Replaced, Deleted, NotFound, PreconditionFailed }
+
+/// <summary>
+/// A PUT's or DELETE's outcome. <see cref="Version"/>: after Created or Replaced, the version
+/// now stored; after PreconditionFailed, the key's current version (0: absent); else 0.
+/// </summary>
+internal readonly record struct WriteResult(WriteOutcome Outcome, ulong Version);
+
 /// <summary>
 /// Where a main keeps its data: UTF-8 keys to the exact JSON text of their values. Memory
 /// (Storage/Memory) is the default; other stores keep it on disk or in a cluster.
@@ -9,21 +17,39 @@ internal enum PutOutcome { Created, Replaced }
 /// come from the change itself, never from a read before it). A store that completes a call
 /// at once returns a completed ValueTask, so the memory store's requests allocate nothing
 /// here. A store that cannot answer throws <see cref="StoreException"/>.
+/// Every stored value has a version (never 0): it changes with every successful write of
+/// the key and is never given to another value of the same key within
+/// <see cref="VersionScope"/>. A write may carry a <see cref="Precondition"/>, checked in the
+/// same step as the change.
 /// </summary>
 internal interface IKeyValueStore
 {
-    /// <summary>The value's JSON, or not found. The memory stays valid and unchanged while the answer is written.</summary>
+    /// <summary>
+    /// Names the numbering the versions belong to (a process's memory, a data dir, a
+    /// cluster), so that a version from another numbering is never taken for one of ours.
+    /// </summary>
+    string VersionScope { get; }
+
+    /// <summary>The value's JSON and version, or not found. The memory stays valid and unchanged while the answer is written.</summary>
     ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel);
 
-    /// <summary>Stores the value; when it returns, the change is as durable as the store promises.</summary>
-    ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel);
+    /// <summary>
+    /// Stores the value if <paramref name="condition"/> holds for the key's current version
+    /// (Created, Replaced, or PreconditionFailed, changing nothing); when it returns, the change
+    /// is as durable as the store promises.
+    /// </summary>
+    ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel);
 
-    /// <summary>True if the key existed and is now gone.</summary>
-    ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel);
+    /// <summary>
+    /// Deleted if the key existed and <paramref name="condition"/> held; NotFound for an
+    /// absent key, whatever the condition (RFC 9110 §13.2.1: it applies only where the
+    /// answer would otherwise succeed); PreconditionFailed, changing nothing.
+    /// </summary>
+    ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel);
 }
 
-/// <summary>A GET's result: the value's JSON text, or nothing.</summary>
-internal readonly record struct StoredValue(bool Found, ReadOnlyMemory<byte> Json)
+/// <summary>A GET's result: the value's JSON text and its version, or nothing.</summary>
+internal readonly record struct StoredValue(bool Found, ReadOnlyMemory<byte> Json, ulong Version = 0)
 {
     public static readonly StoredValue Missing = new(false, default);
 }

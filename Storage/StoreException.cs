@@ -8,6 +8,9 @@ internal enum StoreFailure
 
     /// <summary>The value is larger than this store accepts.</summary>
     ValueTooLarge,
+
+    /// <summary>This store cannot check a precondition in the same step as the change.</summary>
+    ConditionsUnsupported,
 }
 
 /// <summary>A store's refusal; <see cref="Exception.Message"/> says why, for the log, never for the client.</summary>

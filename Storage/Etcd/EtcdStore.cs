@@ -15,16 +15,20 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
         return Read(answer, EtcdProto.RangeValue) is { } value ? new StoredValue(true, value) : StoredValue.Missing;
     }
 
-    public async ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel)
+    public string VersionScope => "";
+
+    public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
     {
+        Unconditional.Require(condition);
         var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span), cancel);
-        return Read(answer, EtcdProto.HasPreviousValue) ? PutOutcome.Replaced : PutOutcome.Created;
+        return new(Read(answer, EtcdProto.HasPreviousValue) ? WriteOutcome.Replaced : WriteOutcome.Created, 0);
     }
 
-    public async ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
+    public async ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
     {
+        Unconditional.Require(condition);
         var answer = await channel.CallAsync(EtcdCall.DeleteRange, EtcdProto.KeyOnly(prefix, key.Span), cancel);
-        return Read(answer, EtcdProto.Deleted) > 0;
+        return new(Read(answer, EtcdProto.Deleted) > 0 ? WriteOutcome.Deleted : WriteOutcome.NotFound, 0);
     }
 
     /// <summary>

@@ -27,21 +27,25 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
         return AnswerOnceDurable(key.Span, found);
     }
 
-    public ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel)
+    public string VersionScope => "";
+
+    public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
     {
-        PutOutcome outcome;
+        Unconditional.Require(condition);
+        WriteResult outcome;
         Task committed;
         lock (log.Gate)
         {
             // The slot is numbered before memory changes, so a reader that sees the change sees its number.
             Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Put, key.Span, valueJson.Span, out committed));
-            outcome = memory.Put(key.Span, valueJson.Span);
+            outcome = new(memory.Put(key.Span, valueJson.Span) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, 0);
         }
         return AfterCommit(committed, outcome);
     }
 
-    public ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
+    public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
     {
+        Unconditional.Require(condition);
         Task committed;
         lock (log.Gate)
         {
@@ -56,9 +60,9 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
         if (committed is null) // "not found" is a read: it waits like one
         {
             ThrowIfFailed();
-            return AnswerOnceDurable(key.Span, false);
+            return AnswerOnceDurable(key.Span, new WriteResult(WriteOutcome.NotFound, 0));
         }
-        return AfterCommit(committed, true);
+        return AfterCommit(committed, new WriteResult(WriteOutcome.Deleted, 0));
     }
 
     /// <summary>Writes what is pending, then lets go of the data dir's lock.</summary>

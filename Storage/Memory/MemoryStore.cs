@@ -62,11 +62,19 @@ internal sealed class MemoryStore : IKeyValueStore
     public ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) =>
         new(TryGet(key.Span, out var entry) ? new StoredValue(true, Entry.ValueMemory(entry)) : StoredValue.Missing);
 
-    public ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel) =>
-        new(Put(key.Span, valueJson.Span));
+    public string VersionScope => "";
 
-    public ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) =>
-        new(TryRemove(key.Span));
+    public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
+    {
+        Unconditional.Require(condition);
+        return new(new WriteResult(Put(key.Span, valueJson.Span) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, 0));
+    }
+
+    public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
+    {
+        Unconditional.Require(condition);
+        return new(new WriteResult(TryRemove(key.Span) ? WriteOutcome.Deleted : WriteOutcome.NotFound, 0));
+    }
 
     /// <summary>Total length of the stored values; walks every shard, so for scrapes, not requests.</summary>
     public long ValueBytes()

@@ -92,16 +92,18 @@ public sealed class KeyValueEndpointTests
             return await inner.GetAsync(key, cancel);
         }
 
-        public async ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel)
+        public string VersionScope => inner.VersionScope;
+
+        public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
         {
             await Task.Yield();
-            return await inner.PutAsync(key, valueJson, cancel);
+            return await inner.PutAsync(key, valueJson, condition, cancel);
         }
 
-        public async ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
+        public async ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
         {
             await Task.Yield();
-            return await inner.DeleteAsync(key, cancel);
+            return await inner.DeleteAsync(key, condition, cancel);
         }
     }
 
@@ -112,9 +114,11 @@ public sealed class KeyValueEndpointTests
 
         public ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) => throw Refusal();
 
-        public ValueTask<PutOutcome> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, CancellationToken cancel) => throw Refusal();
+        public string VersionScope => "refuses";
 
-        public ValueTask<bool> DeleteAsync(ReadOnlyMemory<byte> key, CancellationToken cancel) => throw Refusal();
+        public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel) => throw Refusal();
+
+        public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel) => throw Refusal();
 
         private StoreException Refusal()
         {

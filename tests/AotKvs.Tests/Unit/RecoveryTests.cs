@@ -132,9 +132,9 @@ public sealed class RecoveryTests : IDisposable
         using (var store = Open(settings))
         {
             for (var i = 0; i < 2000; i++)
-                await store.PutAsync(Key($"k{i % 100}"), Key($"{i}"), default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-            Assert.True(await store.DeleteAsync(Key("k7"), default));
-            Assert.False(await store.DeleteAsync(Key("k7"), default));
+                await store.PutAsync(Key($"k{i % 100}"), Key($"{i}"), Precondition.None, default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(WriteOutcome.Deleted, (await store.DeleteAsync(Key("k7"), Precondition.None, default)).Outcome);
+            Assert.Equal(WriteOutcome.NotFound, (await store.DeleteAsync(Key("k7"), Precondition.None, default)).Outcome);
         }
         Assert.True(Directory.GetFiles(_path, "snapshot.*").Length > 0, "compaction never ran");
 
@@ -158,10 +158,10 @@ public sealed class RecoveryTests : IDisposable
         {
             var path = Path.Combine(_path, $"round{round}");
             var store = Open(new DurabilitySettings(path, SyncMode.Always, TimeSpan.FromSeconds(1), CompactMinBytes: 1 << 30));
-            var first = store.PutAsync(Key("first"), Key("0"), default).AsTask(); // keeps the writer busy with its fsync
+            var first = store.PutAsync(Key("first"), Key("0"), Precondition.None, default).AsTask(); // keeps the writer busy with its fsync
             Thread.SpinWait(round * 200);
             // Appended before the close (PutAsync appends at once), answered by the writer later.
-            var puts = Enumerable.Range(0, 500).Select(i => store.PutAsync(Key($"k{i}"), Key($"{i}"), default).AsTask()).Append(first).ToArray();
+            var puts = Enumerable.Range(0, 500).Select(i => store.PutAsync(Key($"k{i}"), Key($"{i}"), Precondition.None, default).AsTask()).Append(first).ToArray();
             var clock = System.Diagnostics.Stopwatch.StartNew();
             store.Dispose();
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"round {round}: closing took {clock.Elapsed}");
