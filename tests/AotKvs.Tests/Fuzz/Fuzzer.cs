@@ -182,6 +182,8 @@ internal static class Fuzzer
         return Mix(seed, hash);
     }
 
+    // Abandon is never disposed: a hanging input's worker is left running and may still read it.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "an abandoned worker may outlive the run")]
     private sealed class RunState(FuzzTarget target, FuzzBudget budget)
     {
         private readonly int _seed = TargetSeed(budget.Seed, target.Name);

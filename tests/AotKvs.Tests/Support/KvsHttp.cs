@@ -49,7 +49,7 @@ public static class KvsHttp
         SendAsync(server, "PUT", pathAndQuery, $$"""{"value": {{valueJson}}}""");
 
     public static async Task<KvsAnswer> SendAsync(Uri server, string method, string pathAndQuery,
-        string? body = null, string? contentType = "application/json", CancellationToken cancel = default, IEnumerable<(string Name, string Value)>? headers = null)
+        string? body = null, string? contentType = "application/json", IEnumerable<(string Name, string Value)>? headers = null, CancellationToken cancel = default)
     {
         var uri = new Uri(server.GetLeftPart(UriPartial.Authority) + pathAndQuery,
             new UriCreationOptions { DangerousDisablePathAndQueryCanonicalization = true });

@@ -195,7 +195,7 @@ public sealed partial class ForwarderTests
             if (PathOf(request) == "/kvs/first")
                 await gate.Task;
             else
-                await Task.Delay(20); // far slower than a main answering from memory (and than any jitter)
+                await Task.Delay(20, CancellationToken.None); // far slower than a main answering from memory (and than any jitter)
             return Echo(request);
         };
         var (first, batch) = await FillOneLaneAsync(forwarder, count: 9);

@@ -361,7 +361,7 @@ public sealed partial class ForwarderTests : IDisposable
         {
             var now = Interlocked.Increment(ref inFlight);
             InterlockedMax(ref most, now);
-            await Task.Delay(20);
+            await Task.Delay(20, CancellationToken.None);
             Interlocked.Decrement(ref inFlight);
             return Answer(200, Deleted);
         };

@@ -35,7 +35,7 @@ public sealed class ForwardingTargetTests
     [Fact]
     public void Keeps_the_path_and_query_exactly()
     {
-        ForwardingTarget.TryParse("127.0.0.1:1", out var target, out _);
+        Assert.True(ForwardingTarget.TryParse("127.0.0.1:1", out var target, out _));
         Assert.Equal("/kvs/a%2Fb/../%7e?x=%20", target!.UriFor("/kvs/a%2Fb/../%7e?x=%20").PathAndQuery);
     }
 
