@@ -34,7 +34,9 @@ internal static class DurabilitySetup
         builder.Services.AddObservedMemoryStore(memory); // kvs_keys and kvs_value_bytes read it
         builder.Services.AddSingleton<IKeyValueStore>(provider =>
         {
-            var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs.Storage.Log");
+            _ = provider.GetRequiredService<MemoryStore>(); // its gauges exist before the first request
+            // The category predates the folder's name; log readers filter on it.
+            var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs.Durability");
             LogRecovery(logger, settings, recovered, memory.Count, recoveryTime);
             var log = new WriteAheadLog(dir, settings, memory, recovered, logger);
             DurabilityMetrics.Register(provider.GetRequiredService<IMeterFactory>(), log, recovered);
