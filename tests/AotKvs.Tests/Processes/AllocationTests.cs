@@ -33,11 +33,13 @@ public sealed class AllocationTests(ITestOutputHelper output)
         var delete = await PerRequestAsync(main, client, i => $"DELETE /kvs/warm{i % Keys} HTTP/1.1\r\nHost: h\r\n\r\n");
         output.WriteLine($"bytes allocated per request: GET {get:F0}, PUT (replace) {replace:F0}, DELETE {delete:F0}");
 
-        // Measured: GET 102, DELETE 96, PUT 268. What remains is mostly the server's two strings
-        // for each new target (raw and decoded) and, for a PUT, the stored entry itself.
+        // Measured: GET 91-95, DELETE 94-100, PUT 351 (271-278 before versions). What remains is
+        // mostly the server's two strings for each new target (raw and decoded) and, for a PUT,
+        // the stored entry itself (8 B of it the version) and its ETag string (72 B). A GET
+        // sends the ETag string its PUT made (EntityTags keeps the latest), so costs nothing more.
         Assert.True(get < 128, $"GET allocates {get:F0} B per request");
         Assert.True(delete < 128, $"DELETE allocates {delete:F0} B per request");
-        Assert.True(replace < 320, $"PUT allocates {replace:F0} B per request");
+        Assert.True(replace < 400, $"PUT allocates {replace:F0} B per request");
     }
 
     [Fact]
