@@ -89,7 +89,7 @@ public sealed partial class ConditionalRequestTests(Cluster cluster)
             tag = TagOf(answer)!;
         }
 
-        foreach (var field in new[] { "W/" + tag, "\"nope\"", "\"nope\", W/" + tag, ",", tag.ToUpperInvariant() == tag ? "\"x\"" : tag.ToUpperInvariant() })
+        foreach (var field in new[] { "W/" + tag, "\"nope\"", "\"nope\", W/" + tag, ",", string.Equals(tag.ToUpperInvariant(), tag, StringComparison.Ordinal) ? "\"x\"" : tag.ToUpperInvariant() })
         {
             var answer = await SendAsync(server, "PUT", path, "2", ("If-Match", field));
             answer.ShouldBe(412, Failed);
