@@ -116,6 +116,22 @@ public sealed class ConditionalCheckerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Conditions_and_tags_survive_a_history_file()
+    {
+        var history = Violations.Concat(Linearizable).SelectMany(row => (Operation[])row[1]).ToList();
+        var path = Path.GetTempFileName();
+        try
+        {
+            HistoryFile.Write(path, history);
+            Assert.Equal(history, HistoryFile.Read(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void In_process_tags_name_versions_of_their_own_scope_only()
     {
         Assert.Equal("\"ab-1f\"", StoreTags.Format("ab", 0x1f));
