@@ -13,8 +13,8 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body and Content-Type, plus our Via entry and a tag main echoes) and returns
-/// main's status, body, Content-Type and Allow. Any failure to get a whole answer in time,
+/// received, body, Content-Type, If-Match and If-None-Match, plus our Via entry and a tag
+/// main echoes) and returns main's status, body, Content-Type, Allow and ETag. Any failure to get a whole answer in time,
 /// or an answer that cannot be tied to its request, becomes the SPEC's 503; a request that
 /// has been here before is a loop and gets 508.
 /// </summary>
@@ -66,6 +66,14 @@ internal sealed class Forwarder : IDisposable
     private const int NextHopHeaderBudget = 32 * 1024 - 512;
 
     /// <summary>
+    /// The next hop also takes at most 100 header lines (the server's default). The client's
+    /// If-Match and If-None-Match lines go on one for one; this forwarder's own are at most
+    /// Host, Via, Kvs-Tag, Connection, Content-Type and Content-Length.
+    /// </summary>
+    private const int NextHopHeaderLines = 100;
+    private const int OwnHeaderLines = 6;
+
+    /// <summary>
     /// Pipelined batches in flight at once, never more than the connections allowed. Chosen by
     /// measurement (docs/operations.md): 2 lanes gave bigger batches but a longer latency tail
     /// at 256 clients, 8 smaller batches and less throughput at 32.
@@ -82,10 +90,13 @@ internal sealed class Forwarder : IDisposable
             return Responses.LoopDetected.WriteAsync(context.Response);
 
         var contentType = context.Request.ContentType;
-        if (_via.AppendedLength(via) + (contentType?.Length ?? 0) > NextHopHeaderBudget)
+        var headers = context.Request.Headers;
+        var conditions = new ConditionalHeaders(headers.IfMatch, headers.IfNoneMatch);
+        if (_via.AppendedLength(via) + (contentType?.Length ?? 0) + conditions.Length > NextHopHeaderBudget
+            || conditions.Lines > NextHopHeaderLines - OwnHeaderLines)
             return Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
 
-        return AsTask(ForwardAsync(context, pathAndQuery, via, contentType));
+        return AsTask(ForwardAsync(context, pathAndQuery, via, conditions, contentType));
     }
 
     /// <summary>
@@ -101,7 +112,7 @@ internal sealed class Forwarder : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAsync(HttpContext context, string pathAndQuery, StringValues via, string? contentType)
+    private async ValueTask ForwardAsync(HttpContext context, string pathAndQuery, StringValues via, ConditionalHeaders conditions, string? contentType)
     {
         var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
         var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request, _budget) : default;
@@ -118,7 +129,7 @@ internal sealed class Forwarder : IDisposable
             var tag = (ulong)Interlocked.Increment(ref _lastTag);
             var bodyInline = body.Length <= UpstreamPipeline.MaxRequestBytes;
             // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
-            var head = _head.Write(context.Request.Method, pathAndQuery, via, hasBody ? contentType : null, body.Span, hasBody,
+            var head = _head.Write(context.Request.Method, pathAndQuery, via, conditions, hasBody ? contentType : null, body.Span, hasBody,
                 tag, keepAlive: mainEchoes, bodyInline, out var length);
             var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
             var request = new UpstreamRequest(head.AsMemory(0, length), bodyInline ? default : body.Memory, tag, isHead);
@@ -216,6 +227,8 @@ internal sealed class Forwarder : IDisposable
                 outgoing.ContentType = head.ContentType;
             if (head.Allow is not null)
                 outgoing.Headers.Allow = head.Allow;
+            if (head.ETag is not null)
+                outgoing.Headers.ETag = head.ETag; // on every status, a 304's and a 412's included
             if (head.Status is 204 or 205 or 304)
                 return; // no content, whatever main sent (RFC 9110 §15.3.5, §15.3.6, §15.4.5): the server refuses to write any
             // A HEAD answer has no body but tells the length a GET would have.

@@ -15,6 +15,8 @@ internal struct AnswerHead
     public bool Close;
     public string? ContentType;
     public string? Allow;
+    /// <summary>One entity-tag (RFC 9110 §8.8.3), ASCII, as main wrote it.</summary>
+    public string? ETag;
     /// <summary>The <see cref="ExchangeTag"/> main echoed, or <see cref="ExchangeTag.None"/>.</summary>
     public ulong Tag;
 }
@@ -24,8 +26,8 @@ internal struct AnswerHead
 /// chunked framing. Anything ambiguous (two different lengths, a length beside chunked, an
 /// unknown transfer coding, folded or nameless lines, a head beyond the budget) is refused
 /// as an invalid answer rather than guessed at: the client then gets the usual 503. What is
-/// relayed (Content-Type, Allow) must be ASCII: the server refuses to write anything else,
-/// and an answer it cannot relay is refused here instead of becoming an empty 500.
+/// relayed (Content-Type, Allow, ETag) must be ASCII: the server refuses to write anything
+/// else, and an answer it cannot relay is refused here instead of becoming an empty 500.
 /// </summary>
 internal static class AnswerParser
 {
@@ -33,6 +35,12 @@ internal static class AnswerParser
     public const int MaxHeadBytes = 64 * 1024;
 
     private const string Json = "application/json";
+
+    /// <summary>
+    /// The longest ETag relayed. Main's are at most 35 bytes ("scope-version" with a 16-digit
+    /// scope and version, quoted); room to spare, but not room for a client to be sent a flood.
+    /// </summary>
+    public const int MaxETagBytes = 256;
 
     /// <summary>
     /// Parses one head at the start of <paramref name="buffer"/>. False when the blank line
@@ -149,6 +157,13 @@ internal static class AnswerParser
             else
                 (allow ??= new StringBuilder(head.Allow)).Append(", ").Append(text);
         }
+        else if (Ascii.EqualsIgnoreCase(name, "ETag"u8))
+        {
+            // A singleton field: a second one, or anything but one entity-tag, says nothing we could relay.
+            if (head.ETag is not null || !IsEntityTag(value))
+                throw Invalid("bad ETag");
+            head.ETag = Encoding.ASCII.GetString(value);
+        }
         else if (Ascii.EqualsIgnoreCase(name, ExchangeTag.Name))
         {
             // One tag, well formed: a second one, or a garbled one, ties the answer to nothing.
@@ -163,6 +178,24 @@ internal static class AnswerParser
         if (!Ascii.IsValid(value))
             throw Invalid("non-ASCII byte in a relayed header value");
         return Encoding.ASCII.GetString(value);
+    }
+
+    /// <summary>
+    /// entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E (obs-text left
+    /// out: not relayable), at most <see cref="MaxETagBytes"/>.
+    /// </summary>
+    public static bool IsEntityTag(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > MaxETagBytes)
+            return false;
+        if (value.StartsWith("W/"u8))
+            value = value[2..];
+        if (value.Length < 2 || value[0] != (byte)'"' || value[^1] != (byte)'"')
+            return false;
+        foreach (var b in value[1..^1])
+            if (b is < 0x21 or > 0x7E or (byte)'"')
+                return false;
+        return true;
     }
 
     /// <summary>

@@ -6,13 +6,14 @@ namespace AotKvs.Tests.Faults;
 
 /// <summary>
 /// A forwarder only ever talks to FORWARDING_ADDRESS, and passes on nothing but the method,
-/// the target as sent, the body, Content-Type and its Via entry. A fake main records what
-/// arrives; a decoy that every trick names must receive nothing.
+/// the target as sent, the body, Content-Type, the client's If-Match and If-None-Match lines
+/// and its Via entry. A fake main records what arrives; a decoy that every trick names must
+/// receive nothing.
 /// </summary>
 [Trait("Category", "Faults")]
 public sealed class ForwarderConfinementTests
 {
-    private static readonly HashSet<string> Allowed = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Type", "Content-Length", "Via", "Kvs-Tag", "Connection" };
+    private static readonly HashSet<string> Allowed = new(StringComparer.OrdinalIgnoreCase) { "Host", "Content-Type", "Content-Length", "Via", "Kvs-Tag", "Connection", "If-Match", "If-None-Match" };
 
     public static TheoryData<string, string, string?> Steering => new()
     {
@@ -62,6 +63,8 @@ public sealed class ForwarderConfinementTests
             "Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
             "Proxy-Authorization: Basic eDp5\r\nAuthorization: Bearer t\r\nCookie: s=1\r\nTE: trailers\r\nTrailer: X-T\r\n" +
             "Upgrade: h2c\r\nExpect: 100-continue\r\nX-Forwarded-For: 10.0.0.1\r\nX-Custom: 1\r\nKvs-Tag: 0123456789abcdef\r\n" +
+            "If-Match: \"0123456789abcdef-1\", W/\"b\"\r\nIf-None-Match: *\r\nIf-Match:  \"c\" \r\nIf-Range: \"d\"\r\n" +
+            "If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\nIf-Unmodified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n" +
             "Content-Type: application/json; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n" +
             $"{body.Length:x}\r\n{body}\r\n0\r\n\r\n";
         Assert.Equal(200, (await RawHttp.SendAsync(forwarder.BaseUri, Encoding.ASCII.GetBytes(request))).Status);
@@ -72,6 +75,10 @@ public sealed class ForwarderConfinementTests
         Assert.All(names, n => Assert.Contains(n, Allowed));
         Assert.Contains("Content-Type: application/json; charset=utf-8", lines);
         Assert.Contains($"Content-Length: {body.Length}", lines);
+        // The entity-tag conditions go on unchanged, every line in order (the value without the space around it);
+        // the date conditions and If-Range do not: main evaluates none of them.
+        Assert.Equal(["If-Match: \"0123456789abcdef-1\", W/\"b\"", "If-Match: \"c\""], lines.Where(l => l.StartsWith("If-Match:", StringComparison.Ordinal)));
+        Assert.Equal("If-None-Match: *", Assert.Single(lines, l => l.StartsWith("If-None-Match:", StringComparison.Ordinal)));
         // The forwarder's own: its tag for this request (never the client's), and close to a main that does not echo tags.
         Assert.Matches("^Kvs-Tag: [0-9a-f]{16}$", Assert.Single(lines, l => l.StartsWith("Kvs-Tag:", StringComparison.Ordinal)));
         Assert.DoesNotContain("Kvs-Tag: 0123456789abcdef", lines);

@@ -43,6 +43,10 @@ public sealed class AnswerParserFuzzTests(ITestOutputHelper output)
         "HTTP/1.1 200 OK\r\n: no name\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-Bad: a\0b\r\n\r\n",
         "HTTP/1.1 200 OK\r\nContent-Length: 5",
+        "HTTP/1.1 200 OK\r\nETag: \"0123456789abcdef-1f\"\r\nContent-Length: 2\r\n\r\n{}",
+        "HTTP/1.1 304 Not Modified\r\nETag: W/\"x\"\r\n\r\n",
+        "HTTP/1.1 412 Precondition Failed\r\nETag: \"a\"\r\netag: \"a\"\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nETag: \"caf\u00e9\"\r\n\r\n",
         "0\r\n\r\n",
         "ff \r\n",
         "X-Trailer: 1\r\n\r\n",
@@ -52,18 +56,20 @@ public sealed class AnswerParserFuzzTests(ITestOutputHelper output)
 
     private static readonly string[] Names =
         ["Content-Length", "content-length", "CONTENT-LENGTH", "Transfer-Encoding", "transfer-encoding", "Connection",
-         "Content-Type", "content-type", "Allow", "allow", "Date", "Server", "Via", "X-Kvs", "Kvs-Tag", "Link", "Set-Cookie", "Trailer"];
+         "Content-Type", "content-type", "Allow", "allow", "Date", "Server", "Via", "X-Kvs", "Kvs-Tag", "Link", "Set-Cookie", "Trailer",
+         "ETag", "etag", "ETAG"];
 
     private static readonly string[] Values =
         ["0", "5", "5, 5", "5, 6", "+5", "-1", "0x10", "", " ", "1234567890123456", "999999999999999", "007",
          "chunked", "Chunked", "gzip, chunked", "chunked, chunked", "identity", "close", "keep-alive", "keep-alive, close",
-         "Upgrade", "00000000000000ff", "0000000000000000", "ffffffffffffffffff", "application/json", "text/plain; charset=caf\u00e9", "GET, HEAD", "PUT, DELETE", "\u00ff\u00fe", "a\tb"];
+         "Upgrade", "00000000000000ff", "0000000000000000", "ffffffffffffffffff", "application/json", "text/plain; charset=caf\u00e9", "GET, HEAD", "PUT, DELETE", "\u00ff\u00fe", "a\tb",
+         "\"0123456789abcdef-1f\"", "W/\"x\"", "\"\"", "\"", "\"a\", \"b\"", "w/\"a\"", "\"a b\"", "\"caf\u00e9\"", "*", "\"!#~\""];
 
     private static readonly int[] Statuses = [100, 101, 103, 199, 200, 201, 204, 205, 304, 400, 404, 405, 413, 500, 503, 599, 600, 999, 99, 0];
 
     private static readonly byte[][] Dictionary =
         [.. new[] { "HTTP/1.1 ", "HTTP/1.0 ", "HTTP/2 ", "\r\n", "\r\n\r\n", ": ", " :", "\r\n ", "Content-Length: ", "Transfer-Encoding: chunked\r\n",
-            "Connection: close\r\n", "Allow: GET\r\n", "Content-Type: ", ";ext=1", "0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "fffffff", "10000000" }
+            "Connection: close\r\n", "Allow: GET\r\n", "Content-Type: ", "ETag: \"", "W/\"", ";ext=1", "0\r\n\r\n", "HTTP/1.1 100 Continue\r\n\r\n", "fffffff", "10000000" }
             .Select(Encoding.Latin1.GetBytes)];
 
     internal static readonly FuzzTarget Target = new(
@@ -182,11 +188,18 @@ public sealed class AnswerParserFuzzTests(ITestOutputHelper output)
         Assert.InRange(head.Status, 100, 599);
         Assert.True(head.ContentLength >= -1, $"Content-Length {head.ContentLength}");
         Assert.False(head.Chunked && head.ContentLength >= 0, "both chunked and a length");
+        if (head.ETag is { } etag)
+        {
+            // What is relayed is one entity-tag, printable ASCII, within the bound, and exactly its field's value.
+            Assert.Matches("^(W/)?\"[\\x21\\x23-\\x7E]*\"$", etag);
+            Assert.True(etag.Length <= AnswerParser.MaxETagBytes, $"an ETag of {etag.Length} bytes");
+            Assert.True(buffer[..consumed].IndexOf(Encoding.ASCII.GetBytes(etag)) > 0, "an ETag that is not in the head");
+        }
         // The head is read from its own bytes alone: what follows changes nothing, and before
         // its blank line has arrived it is not a head yet.
         Assert.True(AnswerParser.TryParseHead(buffer[..consumed], out var again, out var againConsumed));
-        Assert.Equal((head.Status, head.ContentLength, head.Chunked, head.Close, consumed),
-            (again.Status, again.ContentLength, again.Chunked, again.Close, againConsumed));
+        Assert.Equal((head.Status, head.ContentLength, head.Chunked, head.Close, head.ETag, consumed),
+            (again.Status, again.ContentLength, again.Chunked, again.Close, again.ETag, againConsumed));
         Assert.False(AnswerParser.TryParseHead(buffer[..(consumed - 1)], out _, out _));
         return consumed;
     }

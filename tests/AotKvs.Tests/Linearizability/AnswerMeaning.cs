@@ -9,7 +9,14 @@ namespace AotKvs.Tests.Linearizability;
 /// </summary>
 public static class AnswerMeaning
 {
-    public static Reply Interpret(OpKind kind, int status, string body)
+    /// <summary>
+    /// The answer's ETag (<paramref name="tag"/>) is kept with the outcome; a 412 is an outcome
+    /// only to a request that carried a precondition (<paramref name="conditional"/>).
+    /// </summary>
+    public static Reply Interpret(OpKind kind, int status, string body, string? tag = null, bool conditional = false) =>
+        Interpret(kind, status, body, conditional) with { Tag = tag };
+
+    private static Reply Interpret(OpKind kind, int status, string body, bool conditional)
     {
         try
         {
@@ -25,6 +32,7 @@ public static class AnswerMeaning
                 (OpKind.Delete, 200, "deleted", null) => new Reply(OpOutcome.Deleted),
                 (OpKind.Get, 200, "found", null) => new Reply(OpOutcome.Found, root.GetProperty("value").GetInt64()),
                 (OpKind.Get or OpKind.Delete, 404, null, "Key does not exist") => new Reply(OpOutcome.NotFound),
+                (OpKind.Put or OpKind.Delete, 412, null, not null) when conditional => new Reply(OpOutcome.PreconditionFailed),
                 (_, 503, null, "Cannot forward request") => new Reply(OpOutcome.Unknown),
                 (_, 503, null, "Store is unavailable") => new Reply(OpOutcome.Unknown), // a main over etcd: the outcome is etcd's to tell
                 _ => Reply.Unexpected($"{kind} answered {status} {body}"),

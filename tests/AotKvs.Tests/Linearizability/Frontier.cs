@@ -165,16 +165,20 @@ public sealed class Frontier
         var bit = 1UL << slot;
         if ((c.Taken & bit) != 0) return;
         _steps++;
-        if ((_pastAllowed & bit) != 0)
-            Add(c with { Taken = c.Taken | bit }); // took effect before the window
-        if (RegisterModel.Step(c.State, _history.Ops[_slotOp[slot]], out var next))
+        var op = _slotOp[slot];
+        if ((_pastAllowed & bit) != 0 || _history.Ops[op] is { IsIndeterminate: true, IsConditional: true })
+            Add(c with { Taken = c.Taken | bit }); // took effect before the window, or (unanswered and conditional) never
+        if (RegisterModel.Step(c.State, _history.Ops[op], _history.Terms[op], out var next))
             Add(c with { State = next, Taken = c.Taken | bit });
     }
 
-    /// <summary>An unread PUT only helps an absent key; a DELETE only a present one.</summary>
+    /// <summary>
+    /// An unread PUT only helps an absent key, unless a precondition may tell its value from
+    /// the one it replaced; a DELETE only helps a present one.
+    /// </summary>
     private void TryTokens(Config c)
     {
-        if (c.State == RegisterModel.Absent && c.Puts < _putTokens)
+        if ((c.State == RegisterModel.Absent || _history.Conditional && c.State != RegisterModel.Unread) && c.Puts < _putTokens)
             Add(c with { State = RegisterModel.Unread, Puts = c.Puts + 1 });
         if (c.State != RegisterModel.Absent && c.Deletes < _deleteTokens)
             Add(c with { State = RegisterModel.Absent, Deletes = c.Deletes + 1 });

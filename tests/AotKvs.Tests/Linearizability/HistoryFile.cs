@@ -8,8 +8,10 @@ namespace AotKvs.Tests.Linearizability;
 /// be checked here:
 /// <c>{"client": 3, "kind": "put", "key": "k", "value": 7, "invoke": 10, "complete": 25, "outcome": "created"}</c>.
 /// kind: put, get, delete, or restart (main restarted; no key). outcome: created, replaced,
-/// deleted, found (with the value read), notfound, or unknown (no answer; complete null or
-/// left out). Times are integers on one clock. A malformed line is an error naming it.
+/// deleted, found (with the value read), notfound, preconditionfailed (a 412), or unknown (no
+/// answer; complete null or left out). Optional: "if_match" and "if_none_match" (a write's
+/// precondition, one tag or "*") and "tag" (the answer's ETag). Times are integers on one
+/// clock. A malformed line is an error naming it.
 /// </summary>
 public static class HistoryFile
 {
@@ -39,9 +41,15 @@ public static class HistoryFile
         foreach (var op in history)
         {
             var complete = op.Complete == Operation.Never ? "null" : op.Complete.ToString();
-            file.WriteLine($$"""{"client": {{op.Client}}, "kind": "{{(op.Kind == OpKind.Reset ? "restart" : op.Kind.ToString().ToLowerInvariant())}}", "key": "{{JsonEncodedText.Encode(op.Key)}}", "value": {{op.Value}}, "invoke": {{op.Invoke}}, "complete": {{complete}}, "outcome": "{{op.Outcome.ToString().ToLowerInvariant()}}"}""");
+            var tags = Optional("if_match", op.IfMatch) + Optional("if_none_match", op.IfNoneMatch) + Optional("tag", op.Tag);
+            file.WriteLine($$"""{"client": {{op.Client}}, "kind": "{{(op.Kind == OpKind.Reset ? "restart" : op.Kind.ToString().ToLowerInvariant())}}", "key": "{{JsonEncodedText.Encode(op.Key)}}", "value": {{op.Value}}, "invoke": {{op.Invoke}}, "complete": {{complete}}, "outcome": "{{op.Outcome.ToString().ToLowerInvariant()}}"{{tags}}}""");
         }
     }
+
+    private static string Optional(string name, string? text) => text is null ? "" : $", \"{name}\": \"{JsonEncodedText.Encode(text)}\"";
+
+    private static string? Text(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var field) && field.ValueKind != JsonValueKind.Null ? field.GetString() : null;
 
     private static Operation Parse(string line)
     {
@@ -62,7 +70,7 @@ public static class HistoryFile
         var key = root.GetProperty("key").GetString() ?? throw new FormatException("key is null");
         var value = root.TryGetProperty("value", out var v) ? v.GetInt64() : 0;
         var client = root.TryGetProperty("client", out var cl) ? cl.GetInt32() : 0;
-        return new Operation(client, kind, key, value, invoke, complete, outcome);
+        return new Operation(client, kind, key, value, invoke, complete, outcome, Text(root, "if_match"), Text(root, "if_none_match"), Text(root, "tag"));
     }
 
     private static T Name<T>(JsonElement root, string field) where T : struct, Enum

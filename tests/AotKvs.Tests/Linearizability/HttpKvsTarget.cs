@@ -14,14 +14,14 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
 
     public string Name => name;
 
-    public Task<Reply> PutAsync(string key, long value, CancellationToken cancel) =>
-        SendAsync(OpKind.Put, key, $$"""{"value": {{value}}}""", cancel);
+    public Task<Reply> PutAsync(string key, long value, WriteCondition condition, CancellationToken cancel) =>
+        SendAsync(OpKind.Put, key, $$"""{"value": {{value}}}""", condition, cancel);
 
-    public Task<Reply> GetAsync(string key, CancellationToken cancel) => SendAsync(OpKind.Get, key, null, cancel);
+    public Task<Reply> GetAsync(string key, CancellationToken cancel) => SendAsync(OpKind.Get, key, null, default, cancel);
 
-    public Task<Reply> DeleteAsync(string key, CancellationToken cancel) => SendAsync(OpKind.Delete, key, null, cancel);
+    public Task<Reply> DeleteAsync(string key, WriteCondition condition, CancellationToken cancel) => SendAsync(OpKind.Delete, key, null, condition, cancel);
 
-    private async Task<Reply> SendAsync(OpKind kind, string key, string? body, CancellationToken cancel)
+    private async Task<Reply> SendAsync(OpKind kind, string key, string? body, WriteCondition condition, CancellationToken cancel)
     {
         if (_connection is null)
         {
@@ -37,6 +37,8 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
 
         var method = kind.ToString().ToUpperInvariant();
         var head = $"{method} /kvs/{key} HTTP/1.1\r\nHost: {host}:{port}\r\n" +
+                   (condition.IfMatch is { } ifMatch ? $"If-Match: {ifMatch}\r\n" : "") +
+                   (condition.IfNoneMatch is { } ifNoneMatch ? $"If-None-Match: {ifNoneMatch}\r\n" : "") +
                    (body is null ? "\r\n" : $"Content-Type: application/json\r\nContent-Length: {body.Length}\r\n\r\n{body}");
         try
         {
@@ -45,7 +47,8 @@ public sealed class HttpKvsTarget(string name, int port, string host = "127.0.0.
             if (answer.Headers.TryGetValue("Connection", out var connection) && connection.Contains("close", StringComparison.OrdinalIgnoreCase))
                 Drop();
             // The request was sent: it may have taken effect whatever came back.
-            return AnswerMeaning.Interpret(kind, answer.Status, answer.Text);
+            return AnswerMeaning.Interpret(kind, answer.Status, answer.Text,
+                answer.Headers.TryGetValue("ETag", out var etag) ? etag : null, conditional: condition != WriteCondition.None);
         }
         catch (MalformedAnswerException e)
         {

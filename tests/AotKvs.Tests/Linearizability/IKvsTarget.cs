@@ -1,13 +1,19 @@
 namespace AotKvs.Tests.Linearizability;
 
-/// <summary>What one request came back with, as far as the client can tell.</summary>
-public readonly record struct Reply(OpOutcome Outcome, long Value = 0, bool NeverSent = false, string? Anomaly = null)
+/// <summary>What one request came back with, as far as the client can tell; <see cref="Tag"/> is the answer's ETag.</summary>
+public readonly record struct Reply(OpOutcome Outcome, long Value = 0, bool NeverSent = false, string? Anomaly = null, string? Tag = null)
 {
     /// <summary>Refused before a byte was sent: certainly no effect, left out of the history.</summary>
     public static Reply NotSent => new(OpOutcome.Unknown, 0, true);
 
     /// <summary>An answer the SPEC does not allow here (a 500, a wrong body): counted as an error.</summary>
     public static Reply Unexpected(string what) => new(OpOutcome.Unknown, 0, false, what);
+}
+
+/// <summary>A write's precondition: one entity-tag or "*" for each header, null for none.</summary>
+public readonly record struct WriteCondition(string? IfMatch = null, string? IfNoneMatch = null)
+{
+    public static WriteCondition None => default;
 }
 
 /// <summary>
@@ -17,7 +23,7 @@ public readonly record struct Reply(OpOutcome Outcome, long Value = 0, bool Neve
 public interface IKvsTarget : IDisposable
 {
     string Name { get; }
-    Task<Reply> PutAsync(string key, long value, CancellationToken cancel);
+    Task<Reply> PutAsync(string key, long value, WriteCondition condition, CancellationToken cancel);
     Task<Reply> GetAsync(string key, CancellationToken cancel);
-    Task<Reply> DeleteAsync(string key, CancellationToken cancel);
+    Task<Reply> DeleteAsync(string key, WriteCondition condition, CancellationToken cancel);
 }

@@ -28,8 +28,8 @@ public sealed record CheckLimits(TimeSpan TimePerKey, long MemoryPerKey)
 /// Decides whether a history of a map of registers is linearizable. Keys are independent
 /// (P-compositionality), so each key is checked alone, together with main's restarts, one
 /// key after the other so that memory is that of one key's check. Per key: a strict answer
-/// check, then <see cref="Frontier"/> over the key's events; a violation is then narrowed
-/// to a window by <see cref="ViolationWindow"/>.
+/// check, the tags' check (<see cref="KeyTags"/>), then <see cref="Frontier"/> over the key's
+/// events; a violation is then narrowed to a window by <see cref="ViolationWindow"/>.
 /// </summary>
 public static class LinearizabilityChecker
 {
@@ -66,7 +66,11 @@ public static class LinearizabilityChecker
             if (!op.AnswerBelongs)
                 return new KeyVerdict(key, Verdict.Violation, ops.Count, 0, 0, op, [op], "an answer that does not belong to the operation");
 
-        var history = KeyHistory.Build(key, ops, restarts);
+        var tags = KeyTags.Learn(ops, out var conflict);
+        if (conflict is var (first, second))
+            return new KeyVerdict(key, Verdict.Violation, ops.Count, 0, 0, second, [first, second], "one tag for two values, or two tags for one value");
+
+        var history = KeyHistory.Build(key, ops, restarts, tags);
         var clock = Stopwatch.StartNew();
         var run = new Frontier(history, 0, limits.MaxConfigurations).Run(0, history.Events.Length, limits.TimePerKey);
         if (run.OutOfBudget is { } reason)

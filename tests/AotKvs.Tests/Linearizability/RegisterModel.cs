@@ -19,7 +19,15 @@ public static class RegisterModel
     /// </summary>
     public const long Earlier = long.MinValue + 2;
 
-    public static bool Step(long state, Operation op, out long next)
+    public static bool Step(long state, Operation op, out long next) => Step(state, op, Terms.None, out next);
+
+    /// <summary>
+    /// <paramref name="terms"/>: the operation's precondition and a 412's tag, as values
+    /// (<see cref="KeyTags"/>). A write applies only where its precondition can hold and
+    /// answers 412 only where it can fail (and the 412's tag is then the current value's);
+    /// a DELETE of an absent key is not found whatever its precondition (RFC 9110 §13.2.1).
+    /// </summary>
+    public static bool Step(long state, Operation op, Terms terms, out long next)
     {
         next = state;
         switch (op.Kind)
@@ -28,21 +36,27 @@ public static class RegisterModel
                 next = Absent;
                 return op.Outcome == OpOutcome.Deleted;
             case OpKind.Put:
+                if (op.Outcome == OpOutcome.PreconditionFailed)
+                    return terms.Holds(state) != Match.Yes && terms.AnswerFits(state);
                 next = op.Value;
+                var putHolds = terms.Holds(state) != Match.No;
                 return op.Outcome switch
                 {
-                    OpOutcome.Created => state == Absent,
-                    OpOutcome.Replaced => state != Absent,
-                    OpOutcome.Unknown => true, // it took effect, with whichever answer
+                    OpOutcome.Created => state == Absent && putHolds,
+                    OpOutcome.Replaced => state != Absent && putHolds,
+                    OpOutcome.Unknown => putHolds, // it took effect, with whichever answer
                     _ => false,
                 };
             case OpKind.Delete:
+                if (op.Outcome == OpOutcome.PreconditionFailed)
+                    return state != Absent && terms.Holds(state) != Match.Yes && terms.AnswerFits(state);
                 next = Absent;
+                var deleteHolds = state == Absent || terms.Holds(state) != Match.No;
                 return op.Outcome switch
                 {
-                    OpOutcome.Deleted => state != Absent,
+                    OpOutcome.Deleted => state != Absent && deleteHolds,
                     OpOutcome.NotFound => state == Absent,
-                    OpOutcome.Unknown => true,
+                    OpOutcome.Unknown => deleteHolds,
                     _ => false,
                 };
             case OpKind.Get:

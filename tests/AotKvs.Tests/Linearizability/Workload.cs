@@ -3,8 +3,12 @@ using System.Diagnostics;
 
 namespace AotKvs.Tests.Linearizability;
 
-/// <summary>Shape of a run: clients, keys, and bounds in time and count.</summary>
-public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int MaxOpsPerClient, TimeSpan OpTimeout, int Seed = 1)
+/// <summary>
+/// Shape of a run: clients, keys, and bounds in time and count. <see cref="Conditional"/>:
+/// most writes carry a precondition built from the last tag the client saw for the key.
+/// </summary>
+public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int MaxOpsPerClient, TimeSpan OpTimeout, int Seed = 1,
+    bool Conditional = false)
 {
     // One string per key, shared by all its operations: a long history holds millions.
     private readonly string[] _keyNames = [.. Enumerable.Range(0, Keys).Select(i => $"lin-{Seed}-{i}")];
@@ -15,7 +19,10 @@ public sealed record WorkloadPlan(int Clients, int Keys, TimeSpan Duration, int 
 /// <summary>
 /// Concurrent clients issuing PUT/GET/DELETE over a few keys, so they collide, each against
 /// a target picked at random per operation, recording invocation, completion and result.
-/// Every PUT writes a value unique to the run (client × sequence).
+/// Every PUT writes a value unique to the run (client × sequence). In a conditional run a
+/// client remembers, per key, the tag of its last answer (or that the key was absent) and
+/// makes most writes compare-and-set on it: If-Match with that tag, If-None-Match: * when it
+/// saw the key absent, now and then If-Match: * or a tag that was never handed out.
 /// </summary>
 public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarget>> targetsForClient)
 {
@@ -60,6 +67,7 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
     {
         var random = new Random(plan.Seed * 1000 + client);
         var targets = targetsForClient(client);
+        var lastTags = new Dictionary<string, string?>(); // a key's last tag seen; null: seen absent
         try
         {
             for (var seq = 1; seq <= plan.MaxOpsPerClient && !stop.IsCancellationRequested; seq++)
@@ -69,6 +77,7 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
                 var roll = random.Next(10);
                 var kind = roll < 4 ? OpKind.Put : roll < 8 ? OpKind.Get : OpKind.Delete;
                 var value = (long)client * 10_000_000 + seq;
+                var condition = plan.Conditional && kind != OpKind.Get ? Condition(random, lastTags, key) : WriteCondition.None;
 
                 using var timeout = new CancellationTokenSource(plan.OpTimeout);
                 var invoke = Now;
@@ -77,9 +86,9 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
                 {
                     reply = kind switch
                     {
-                        OpKind.Put => await target.PutAsync(key, value, timeout.Token),
+                        OpKind.Put => await target.PutAsync(key, value, condition, timeout.Token),
                         OpKind.Get => await target.GetAsync(key, timeout.Token),
-                        _ => await target.DeleteAsync(key, timeout.Token),
+                        _ => await target.DeleteAsync(key, condition, timeout.Token),
                     };
                 }
                 catch (OperationCanceledException)
@@ -97,7 +106,8 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
                 }
                 var unknown = reply.Outcome == OpOutcome.Unknown;
                 Record(new Operation(client, kind, key, kind == OpKind.Put ? value : reply.Value,
-                    invoke, unknown ? Operation.Never : complete, reply.Outcome));
+                    invoke, unknown ? Operation.Never : complete, reply.Outcome, condition.IfMatch, condition.IfNoneMatch, reply.Tag));
+                Remember(lastTags, key, reply);
                 if (unknown)
                     await Task.Delay(50, CancellationToken.None); // few unanswered operations keep the search small
             }
@@ -106,6 +116,38 @@ public sealed class Workload(WorkloadPlan plan, Func<int, IReadOnlyList<IKvsTarg
         {
             foreach (var target in targets)
                 target.Dispose();
+        }
+    }
+
+    /// <summary>A write's precondition from what the client last saw of the key; one in four writes carries none.</summary>
+    private static WriteCondition Condition(Random random, Dictionary<string, string?> lastTags, string key)
+    {
+        var roll = random.Next(20);
+        if (roll < 5)
+            return WriteCondition.None;
+        if (roll == 5)
+            return new WriteCondition(IfMatch: "*");
+        if (roll == 6)
+            return new WriteCondition(IfMatch: "\"never-handed-out\"");
+        return lastTags.TryGetValue(key, out var tag)
+            ? tag is null ? new WriteCondition(IfNoneMatch: "*") : new WriteCondition(IfMatch: tag)
+            : new WriteCondition(IfNoneMatch: "*");
+    }
+
+    /// <summary>What an answer says the key holds now: its tag, absent, or (no answer) nothing known.</summary>
+    private static void Remember(Dictionary<string, string?> lastTags, string key, Reply reply)
+    {
+        switch (reply.Outcome)
+        {
+            case OpOutcome.Found or OpOutcome.Created or OpOutcome.Replaced or OpOutcome.PreconditionFailed:
+                lastTags[key] = reply.Tag;
+                break;
+            case OpOutcome.Deleted or OpOutcome.NotFound:
+                lastTags[key] = null;
+                break;
+            default:
+                lastTags.Remove(key);
+                break;
         }
     }
 }

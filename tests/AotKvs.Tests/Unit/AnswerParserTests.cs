@@ -53,6 +53,46 @@ public sealed class AnswerParserTests
         Assert.Equal(length, head.ContentLength);
     }
 
+    [Theory]
+    [InlineData("ETag: \"0123456789abcdef-1f\"", "\"0123456789abcdef-1f\"")]
+    [InlineData("etag:W/\"x\"\t", "W/\"x\"")]
+    [InlineData("ETAG: \"\"", "\"\"")]
+    [InlineData("ETag: \"!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\"", "\"!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\"")]
+    public void Keeps_one_entity_tag_exactly(string field, string etag) =>
+        Assert.Equal(etag, Parse($"HTTP/1.1 304 Not Modified\r\n{field}\r\n\r\n", out _).ETag);
+
+    [Fact]
+    public void No_etag_field_is_no_etag() => Assert.Null(Parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", out _).ETag);
+
+    [Theory]
+    [InlineData("ETag: abc")]
+    [InlineData("ETag: W/abc")]
+    [InlineData("ETag: w/\"a\"")]
+    [InlineData("ETag: \"a")]
+    [InlineData("ETag: a\"")]
+    [InlineData("ETag: \"")]
+    [InlineData("ETag: ")]
+    [InlineData("ETag: \"a b\"")]
+    [InlineData("ETag: \"a\"b\"")]
+    [InlineData("ETag: \"a\", \"b\"")]
+    [InlineData("ETag: \"a\"\r\nETag: \"a\"")]
+    [InlineData("ETag: \"caf\u00e9\"")]
+    [InlineData("ETag: \"a\tb\"")]
+    public void Refuses_an_etag_it_could_not_relay(string field)
+    {
+        var e = Assert.Throws<HttpRequestException>(() => AnswerParser.TryParseHead(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\n{field}\r\n\r\n"), out _, out _));
+        Assert.Equal(HttpRequestError.InvalidResponse, e.HttpRequestError);
+    }
+
+    [Fact]
+    public void An_etag_up_to_the_bound_is_kept_and_one_past_it_refused()
+    {
+        var longest = "W/\"" + new string('t', AnswerParser.MaxETagBytes - 4) + "\"";
+        Assert.Equal(longest, Parse($"HTTP/1.1 200 OK\r\nETag: {longest}\r\n\r\n", out _).ETag);
+        Assert.Throws<HttpRequestException>(() => AnswerParser.TryParseHead(
+            Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nETag: W/\"t{longest[2..]}\r\n\r\n"), out _, out _));
+    }
+
     [Fact]
     public void Chunked_is_recognised() => Assert.True(Parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n", out _).Chunked);
 

@@ -105,6 +105,28 @@ public sealed class UpstreamConnectionTests : IDisposable
         Assert.False(third.Head.Close);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4096)]
+    public async Task A_304_ends_at_its_head_and_keeps_its_etag(int piece)
+    {
+        var (connection, main) = await PairAsync();
+        await SendOneAsync(connection, count: 3);
+        await WriteInPiecesAsync(main,
+            Tagged("HTTP/1.1 304 Not Modified\r\nETag: \"s-1\"\r\n\r\n") +
+            Tagged("HTTP/1.1 412 Precondition Failed\r\nETag: \"s-2\"\r\nContent-Length: 2\r\n\r\n", 2) + "{}" +
+            Tagged("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n", 3) + "a", piece);
+
+        var notModified = await ReadAsync(connection, isLast: false);
+        var failed = await ReadAsync(connection, tag: 2, isLast: false);
+        var plain = await ReadAsync(connection, tag: 3);
+
+        Assert.Equal((304, "\"s-1\"", ""), (notModified.Head.Status, notModified.Head.ETag, BodyOf(notModified)));
+        Assert.Equal((412, "\"s-2\"", "{}"), (failed.Head.Status, failed.Head.ETag, BodyOf(failed)));
+        Assert.Equal((200, null, "a"), (plain.Head.Status, plain.Head.ETag, BodyOf(plain)));
+        Assert.False(plain.Head.Close);
+    }
+
     [Fact]
     public async Task A_head_larger_than_the_first_buffer_is_read_whole_and_one_past_the_bound_is_refused()
     {

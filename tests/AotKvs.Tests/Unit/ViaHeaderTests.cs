@@ -16,7 +16,7 @@ public sealed class ViaHeaderTests
     private string Sent(StringValues received, ViaHeader? via = null)
     {
         var head = new RequestHead("main:8090", (via ?? _via).Entry);
-        var bytes = head.Write("GET", "/kvs/a", received, null, default, hasBody: false, tag: 1, keepAlive: true, bodyInline: true, out var length);
+        var bytes = head.Write("GET", "/kvs/a", received, default, null, default, hasBody: false, tag: 1, keepAlive: true, bodyInline: true, out var length);
         try
         {
             var lines = Encoding.ASCII.GetString(bytes, 0, length).Split("\r\n");
