@@ -14,7 +14,7 @@ public enum NamedKind { Nothing, Any, Value, Unseen, Never }
 /// </summary>
 public readonly record struct Named(NamedKind Kind, long Value = 0)
 {
-    public static readonly Named Nothing = default;
+    public static Named Nothing => default;
 }
 
 /// <summary>
@@ -24,7 +24,7 @@ public readonly record struct Named(NamedKind Kind, long Value = 0)
 /// </summary>
 public readonly record struct Terms(Named IfMatch, Named IfNoneMatch, Named Answered, IReadOnlySet<long>? Tagged)
 {
-    public static readonly Terms None = default;
+    public static Terms None => default;
 
     /// <summary>RFC 9110 §13.2.2 on the register's state: If-Match, then If-None-Match.</summary>
     public Match Holds(long state)
