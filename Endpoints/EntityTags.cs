@@ -5,28 +5,39 @@ namespace AotKvs.Endpoints;
 /// lower-case hex, no leading zeros&gt;", quotes included. Tags are compared character for
 /// character, so only that exact form names a version here; anything else (another store's
 /// scope, upper-case or padded hex) names none. A store without versions (empty scope) has
-/// no tags.
+/// no tags. The scope is read from the store each time: a main over etcd learns it from the
+/// cluster's first answer, after start-up.
 /// </summary>
-internal sealed class EntityTags(string scope)
+internal sealed class EntityTags(Func<string?> currentScope)
 {
+    public EntityTags(string scope)
+        : this(() => scope)
+    {
+    }
+
     // The tags of the latest versions, by version, so a GET of a recently written value sends
     // the string its PUT made instead of a new one. Bounded, whatever the number of keys.
     private const int RecentSlots = 4096;
     private const int MaxHexDigits = 16;
     private readonly string?[] _recent = new string?[RecentSlots];
 
-    public bool HasVersions => scope.Length > 0;
+    public bool HasVersions => !string.IsNullOrEmpty(currentScope());
+
+    /// <summary>The store will have versions but cannot name their scope yet (a main over etcd before the cluster's first answer).</summary>
+    public bool ScopeUnknown => currentScope() is null;
 
     /// <summary>The tag of <paramref name="version"/> (≥ 1), with its quotes, as the ETag header's value.</summary>
     public string For(ulong version)
     {
+        var scope = currentScope() ?? "";
         Span<char> hex = stackalloc char[MaxHexDigits];
         version.TryFormat(hex, out var digits, "x");
         hex = hex[..digits];
 
         ref var slot = ref _recent[(int)(version % RecentSlots)];
         var recent = slot; // read once: another thread may replace it
-        if (recent is not null && recent.Length == scope.Length + digits + 3 && recent.AsSpan(scope.Length + 2, digits).SequenceEqual(hex))
+        if (recent is not null && recent.Length == scope.Length + digits + 3 && recent.AsSpan(scope.Length + 2, digits).SequenceEqual(hex)
+            && recent.AsSpan(1, scope.Length).SequenceEqual(scope))
             return recent;
         var tag = string.Create(scope.Length + digits + 3, (scope, version), static (chars, state) =>
         {
@@ -44,7 +55,8 @@ internal sealed class EntityTags(string scope)
     public bool TryVersion(ReadOnlySpan<char> opaque, out ulong version)
     {
         version = 0;
-        if (!HasVersions || opaque.Length <= scope.Length + 1 || !opaque.StartsWith(scope, StringComparison.Ordinal) || opaque[scope.Length] != '-')
+        var scope = currentScope() ?? "";
+        if (scope.Length == 0 || opaque.Length <= scope.Length + 1 || !opaque.StartsWith(scope, StringComparison.Ordinal) || opaque[scope.Length] != '-')
             return false;
         var hex = opaque[(scope.Length + 1)..];
         if (hex.Length > MaxHexDigits || hex[0] == '0')

@@ -15,7 +15,7 @@ internal static class KeyValueEndpoints
         var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
         var budget = app.ServiceProvider.GetRequiredService<BufferBudget>();
-        var tags = new EntityTags(store.VersionScope);
+        var tags = new EntityTags(() => store.VersionScope);
         app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, tags, maxJsonDepth, budget))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
@@ -64,12 +64,18 @@ internal static class KeyValueEndpoints
             key.Dispose();
             return Responses.PreconditionMalformed.WriteAsync(context.Response);
         }
+        if (remove && !condition.IsNone && tags.ScopeUnknown) // its tags could name no version yet
+        {
+            key.Dispose();
+            return Responses.StoreUnavailable.WriteAsync(context.Response);
+        }
         return remove ? DeleteAsync(context, store, tags, key, condition) : GetAsync(context, store, tags, key, condition);
     }
 
     private static async Task GetAsync(HttpContext context, IKeyValueStore store, EntityTags tags, DecodedKey key, Precondition condition)
     {
         StoredValue found;
+        var scopeKnown = tags.HasVersions;
         try
         {
             found = await store.GetAsync(key.Utf8, context.RequestAborted);
@@ -94,6 +100,10 @@ internal static class KeyValueEndpoints
             return;
         }
 
+        // Read before the store named its scope (a main over etcd, before the cluster's first
+        // answer), the tags named no version: read them again now that it has.
+        if (!condition.IsNone && !scopeKnown)
+            _ = Preconditions.TryRead(context.Request.Headers, tags, out condition);
         Tag(context.Response, tags, found.Version);
         switch (condition.Evaluate(found.Version))
         {
@@ -141,6 +151,7 @@ internal static class KeyValueEndpoints
                 try
                 {
                     answer = !Preconditions.TryRead(context.Request.Headers, tags, out var condition) ? Responses.PreconditionMalformed
+                        : !condition.IsNone && tags.ScopeUnknown ? Responses.StoreUnavailable // its tags could name no version yet
                         : Answer(context.Response, tags, await store.PutAsync(key.Utf8, body.Memory[value], condition, context.RequestAborted));
                 }
                 catch (StoreException e)

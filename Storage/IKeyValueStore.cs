@@ -27,8 +27,10 @@ internal interface IKeyValueStore
     /// <summary>
     /// Names the numbering the versions belong to (a process's memory, a data dir, a
     /// cluster), so that a version from another numbering is never taken for one of ours.
+    /// Empty for a store without versions; null while a store with versions cannot name it
+    /// yet (a cluster that has not answered since start-up).
     /// </summary>
-    string VersionScope { get; }
+    string? VersionScope { get; }
 
     /// <summary>The value's JSON and version, or not found. The memory stays valid and unchanged while the answer is written.</summary>
     ValueTask<StoredValue> GetAsync(ReadOnlyMemory<byte> key, CancellationToken cancel);

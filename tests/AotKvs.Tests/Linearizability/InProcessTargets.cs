@@ -17,7 +17,7 @@ internal sealed class StoreTarget(IKeyValueStore store) : IKvsTarget
     {
         await Task.Yield(); // let the clients interleave
         var result = await store.PutAsync(Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value.ToString()),
-            StoreTags.Read(store.VersionScope, condition), cancel);
+            StoreTags.Read(store.VersionScope ?? "", condition), cancel);
         return Answer(result);
     }
 
@@ -26,14 +26,14 @@ internal sealed class StoreTarget(IKeyValueStore store) : IKvsTarget
         await Task.Yield();
         var read = await store.GetAsync(Encoding.UTF8.GetBytes(key), cancel);
         return read.Found
-            ? new Reply(OpOutcome.Found, long.Parse(Encoding.UTF8.GetString(read.Json.Span)), Tag: StoreTags.Format(store.VersionScope, read.Version))
+            ? new Reply(OpOutcome.Found, long.Parse(Encoding.UTF8.GetString(read.Json.Span)), Tag: StoreTags.Format(store.VersionScope ?? "", read.Version))
             : new Reply(OpOutcome.NotFound);
     }
 
     public async Task<Reply> DeleteAsync(string key, WriteCondition condition, CancellationToken cancel)
     {
         await Task.Yield();
-        return Answer(await store.DeleteAsync(Encoding.UTF8.GetBytes(key), StoreTags.Read(store.VersionScope, condition), cancel));
+        return Answer(await store.DeleteAsync(Encoding.UTF8.GetBytes(key), StoreTags.Read(store.VersionScope ?? "", condition), cancel));
     }
 
     private Reply Answer(WriteResult result) => new(result.Outcome switch
@@ -43,7 +43,7 @@ internal sealed class StoreTarget(IKeyValueStore store) : IKvsTarget
         WriteOutcome.Deleted => OpOutcome.Deleted,
         WriteOutcome.NotFound => OpOutcome.NotFound,
         _ => OpOutcome.PreconditionFailed,
-    }, Tag: StoreTags.Format(store.VersionScope, result.Version));
+    }, Tag: StoreTags.Format(store.VersionScope ?? "", result.Version));
 
     public void Dispose() { }
 }

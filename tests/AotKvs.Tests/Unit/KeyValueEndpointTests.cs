@@ -92,7 +92,7 @@ public sealed partial class KeyValueEndpointTests
             return await inner.GetAsync(key, cancel);
         }
 
-        public string VersionScope => inner.VersionScope;
+        public string? VersionScope => inner.VersionScope;
 
         public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
         {
