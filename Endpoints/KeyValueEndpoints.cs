@@ -15,12 +15,13 @@ internal static class KeyValueEndpoints
         var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
         var budget = app.ServiceProvider.GetRequiredService<BufferBudget>();
-        app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, maxJsonDepth, budget))
+        var tags = new EntityTags(store.VersionScope);
+        app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, tags, maxJsonDepth, budget))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 
-    private static Task HandleAsync(HttpContext context, IKeyValueStore store, int maxJsonDepth, BufferBudget budget)
+    private static Task HandleAsync(HttpContext context, IKeyValueStore store, EntityTags tags, int maxJsonDepth, BufferBudget budget)
     {
         // Screening (RequestScreening) has already refused targets that are not paths.
         var target = RequestTarget.PathAndQuery(context)!;
@@ -32,31 +33,41 @@ internal static class KeyValueEndpoints
         // server sends the headers (Content-Length included) and drops the body.
         var method = context.Request.Method;
         if (method == HttpMethods.Get || method == HttpMethods.Head)
-            return ReadOrRemove(context, store, encodedKey, remove: false);
+            return ReadOrRemove(context, store, tags, encodedKey, remove: false);
         if (method == HttpMethods.Put)
-            return PutAsync(context, store, target, maxJsonDepth, budget);
+            return PutAsync(context, store, tags, target, maxJsonDepth, budget);
         if (method == HttpMethods.Delete)
-            return ReadOrRemove(context, store, encodedKey, remove: true);
+            return ReadOrRemove(context, store, tags, encodedKey, remove: true);
         context.Response.Headers.Allow = Responses.AllowedKeyMethods;
         return Responses.MethodNotAllowed.WriteAsync(context.Response);
     }
 
-    /// <summary>GET and DELETE: decode the key into a pooled buffer and ask the store.</summary>
-    private static Task ReadOrRemove(HttpContext context, IKeyValueStore store, ReadOnlySpan<char> encodedKey, bool remove)
+    /// <summary>
+    /// GET and DELETE: decode the key into a pooled buffer and ask the store. The key's 400s
+    /// come first, then a malformed precondition's 400, then the store (RFC 9110 §13.2.1).
+    /// </summary>
+    private static Task ReadOrRemove(HttpContext context, IKeyValueStore store, EntityTags tags, ReadOnlySpan<char> encodedKey, bool remove)
     {
         if (encodedKey.Length > KeyRules.MaxEncodedLength) // longer than any key a PUT accepts
         {
             var encoding = KeyRules.CheckOverlong(encodedKey);
-            return (encoding == KeyStatus.Valid ? Responses.KeyNotFound : Responses.For(encoding)).WriteAsync(context.Response);
+            return (encoding != KeyStatus.Valid ? Responses.For(encoding)
+                : !Preconditions.TryRead(context.Request.Headers, tags, out _) ? Responses.PreconditionMalformed
+                : Responses.KeyNotFound).WriteAsync(context.Response);
         }
 
         var status = DecodedKey.TryDecode(encodedKey, out var key);
         if (status != KeyStatus.Valid)
             return Responses.For(status).WriteAsync(context.Response);
-        return remove ? DeleteAsync(context, store, key) : GetAsync(context, store, key);
+        if (!Preconditions.TryRead(context.Request.Headers, tags, out var condition))
+        {
+            key.Dispose();
+            return Responses.PreconditionMalformed.WriteAsync(context.Response);
+        }
+        return remove ? DeleteAsync(context, store, tags, key, condition) : GetAsync(context, store, tags, key, condition);
     }
 
-    private static async Task GetAsync(HttpContext context, IKeyValueStore store, DecodedKey key)
+    private static async Task GetAsync(HttpContext context, IKeyValueStore store, EntityTags tags, DecodedKey key, Precondition condition)
     {
         StoredValue found;
         try
@@ -72,16 +83,39 @@ internal static class KeyValueEndpoints
         {
             key.Dispose();
         }
-        await (found.Found ? Responses.WriteFoundAsync(context.Response, found.Json) : Responses.KeyNotFound.WriteAsync(context.Response));
+        if (!found.Found) // 404 whatever the preconditions (RFC 9110 §13.2.1)
+        {
+            await Responses.KeyNotFound.WriteAsync(context.Response);
+            return;
+        }
+        if (!condition.IsNone && found.Version == 0) // a store without versions can check nothing
+        {
+            await Responses.ConditionsUnsupported.WriteAsync(context.Response);
+            return;
+        }
+
+        Tag(context.Response, tags, found.Version);
+        switch (condition.Evaluate(found.Version))
+        {
+            case PreconditionResult.IfMatchFailed:
+                await Responses.PreconditionFailed.WriteAsync(context.Response);
+                break;
+            case PreconditionResult.IfNoneMatchFailed: // §13.1.2: a GET or HEAD is answered 304, with the tag and no body
+                context.Response.StatusCode = StatusCodes.Status304NotModified;
+                break;
+            default:
+                await Responses.WriteFoundAsync(context.Response, found.Json);
+                break;
+        }
     }
 
-    private static async Task DeleteAsync(HttpContext context, IKeyValueStore store, DecodedKey key)
+    private static async Task DeleteAsync(HttpContext context, IKeyValueStore store, EntityTags tags, DecodedKey key, Precondition condition)
     {
         JsonResponse answer;
         try
         {
-            answer = (await store.DeleteAsync(key.Utf8, Precondition.None, context.RequestAborted)).Outcome == WriteOutcome.Deleted
-                ? Responses.Deleted : Responses.KeyNotFound;
+            var result = await store.DeleteAsync(key.Utf8, condition, context.RequestAborted);
+            answer = Answer(context.Response, tags, result);
         }
         catch (StoreException e)
         {
@@ -94,7 +128,7 @@ internal static class KeyValueEndpoints
         await answer.WriteAsync(context.Response);
     }
 
-    private static async Task PutAsync(HttpContext context, IKeyValueStore store, string target, int maxJsonDepth, BufferBudget budget)
+    private static async Task PutAsync(HttpContext context, IKeyValueStore store, EntityTags tags, string target, int maxJsonDepth, BufferBudget budget)
     {
         var (body, error) = await RequestBody.ReadAsync(context.Request, budget);
         using (body)
@@ -106,8 +140,8 @@ internal static class KeyValueEndpoints
             {
                 try
                 {
-                    answer = (await store.PutAsync(key.Utf8, body.Memory[value], Precondition.None, context.RequestAborted)).Outcome == WriteOutcome.Created
-                        ? Responses.Created : Responses.Replaced;
+                    answer = !Preconditions.TryRead(context.Request.Headers, tags, out var condition) ? Responses.PreconditionMalformed
+                        : Answer(context.Response, tags, await store.PutAsync(key.Utf8, body.Memory[value], condition, context.RequestAborted));
                 }
                 catch (StoreException e)
                 {
@@ -120,6 +154,34 @@ internal static class KeyValueEndpoints
             }
             await answer.WriteAsync(context.Response);
         }
+    }
+
+    /// <summary>A write's answer; a value now stored, or the current one a precondition failed on, has its tag sent.</summary>
+    private static JsonResponse Answer(HttpResponse response, EntityTags tags, WriteResult result)
+    {
+        switch (result.Outcome)
+        {
+            case WriteOutcome.Created:
+                Tag(response, tags, result.Version);
+                return Responses.Created;
+            case WriteOutcome.Replaced:
+                Tag(response, tags, result.Version);
+                return Responses.Replaced;
+            case WriteOutcome.Deleted:
+                return Responses.Deleted;
+            case WriteOutcome.PreconditionFailed:
+                Tag(response, tags, result.Version);
+                return Responses.PreconditionFailed;
+            default:
+                return Responses.KeyNotFound;
+        }
+    }
+
+    /// <summary>The ETag of a value that has a version (0: absent, or a store without versions).</summary>
+    private static void Tag(HttpResponse response, EntityTags tags, ulong version)
+    {
+        if (version != 0 && tags.HasVersions)
+            response.Headers.ETag = tags.For(version);
     }
 
     /// <summary>

@@ -27,6 +27,9 @@ internal static class Responses
     public static readonly JsonResponse StoreUnavailable = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Store is unavailable");
     public static readonly JsonResponse ConditionsUnsupported = JsonResponse.Error(StatusCodes.Status501NotImplemented, "Conditional requests are not supported by this store");
     public static readonly JsonResponse ValueTooLargeForStore = JsonResponse.Error(StatusCodes.Status413PayloadTooLarge, "Value is too large for the store");
+    // Conditional requests (RFC 9110 §13): a precondition that does not hold, a header that is neither "*" nor a list of entity tags.
+    public static readonly JsonResponse PreconditionFailed = JsonResponse.Error(StatusCodes.Status412PreconditionFailed, "Precondition failed");
+    public static readonly JsonResponse PreconditionMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Precondition header is malformed");
     // Sent with "Connection: close": the bytes all connections may buffer (KVS_MAX_BUFFERED_BYTES) are spent.
     public static readonly JsonResponse Busy = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Server is busy");
     public static readonly JsonResponse HeadersTooLarge = JsonResponse.Error(StatusCodes.Status431RequestHeaderFieldsTooLarge, "Request headers are too large");

@@ -1,34 +1,47 @@
+using System.Buffers.Binary;
+
 namespace AotKvs.Storage;
 
 /// <summary>
-/// One stored key and its value in a single array: [key length][key UTF-8][value JSON].
-/// One object per key keeps the per-key overhead near one array header. Entries are never
-/// changed after they are made; a PUT replaces the whole entry.
+/// One stored key, its value and the value's version in a single array:
+/// [version, 8 bytes][key length][key UTF-8][value JSON]. One object per key keeps the
+/// per-key overhead near one array header. Entries are never changed once a store has
+/// published them; a PUT replaces the whole entry.
 /// </summary>
 internal static class Entry
 {
     /// <summary>Longest key in UTF-8 bytes that the one-byte length prefix can hold.</summary>
     public const int MaxKeyBytes = byte.MaxValue;
 
-    public static byte[] Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    private const int KeyLengthAt = sizeof(ulong);
+    private const int KeyAt = KeyLengthAt + 1;
+
+    /// <summary>A new entry; <paramref name="version"/> may be set later, but only before the entry is published.</summary>
+    public static byte[] Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong version = 0)
     {
         if (key.Length > MaxKeyBytes)
             throw new ArgumentOutOfRangeException(nameof(key), "keys are at most 50 code points, 200 UTF-8 bytes");
-        var entry = GC.AllocateUninitializedArray<byte>(1 + key.Length + value.Length);
-        entry[0] = (byte)key.Length;
-        key.CopyTo(entry.AsSpan(1));
-        value.CopyTo(entry.AsSpan(1 + key.Length));
+        var entry = GC.AllocateUninitializedArray<byte>(KeyAt + key.Length + value.Length);
+        SetVersion(entry, version);
+        entry[KeyLengthAt] = (byte)key.Length;
+        key.CopyTo(entry.AsSpan(KeyAt));
+        value.CopyTo(entry.AsSpan(KeyAt + key.Length));
         return entry;
     }
 
-    public static ReadOnlySpan<byte> Key(byte[] entry) => entry.AsSpan(1, entry[0]);
+    public static ulong Version(byte[] entry) => BinaryPrimitives.ReadUInt64LittleEndian(entry);
 
-    public static ReadOnlySpan<byte> Value(byte[] entry) => entry.AsSpan(1 + entry[0]);
+    /// <summary>For the store that is about to publish the entry, under the lock that publishes it.</summary>
+    public static void SetVersion(byte[] entry, ulong version) => BinaryPrimitives.WriteUInt64LittleEndian(entry, version);
+
+    public static ReadOnlySpan<byte> Key(byte[] entry) => entry.AsSpan(KeyAt, entry[KeyLengthAt]);
+
+    public static ReadOnlySpan<byte> Value(byte[] entry) => entry.AsSpan(KeyAt + entry[KeyLengthAt]);
 
     /// <summary>The value as memory, so a slow reader can be sent it straight from the (immutable) entry.</summary>
-    public static ReadOnlyMemory<byte> ValueMemory(byte[] entry) => entry.AsMemory(1 + entry[0]);
+    public static ReadOnlyMemory<byte> ValueMemory(byte[] entry) => entry.AsMemory(KeyAt + entry[KeyLengthAt]);
 
-    public static int ValueLength(byte[] entry) => entry.Length - 1 - entry[0];
+    public static int ValueLength(byte[] entry) => entry.Length - KeyAt - entry[KeyLengthAt];
 }
 
 /// <summary>Compares entries by their keys, and looks entries up by a bare key span.</summary>

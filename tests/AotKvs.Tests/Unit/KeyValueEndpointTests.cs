@@ -20,7 +20,7 @@ namespace AotKvs.Tests.Unit;
 /// JSON error, never a 500. The process tests prove the same over the real binary.
 /// </summary>
 [Trait("Category", "Unit")]
-public sealed class KeyValueEndpointTests
+public sealed partial class KeyValueEndpointTests
 {
     public static TheoryData<string> Stores => ["memory", "later"];
 
@@ -153,6 +153,19 @@ public sealed class KeyValueEndpointTests
                 request.Content = new StringContent(body, Encoding.UTF8, "application/json");
             using var response = await client.SendAsync(request);
             return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        /// <summary>A request with extra headers (each may repeat); the answer with its ETag, if any.</summary>
+        public async Task<(int Status, string Body, string? ETag)> RequestAsync(string method, string path, string? body, params (string Name, string Value)[] headers)
+        {
+            using var request = new HttpRequestMessage(new HttpMethod(method), path);
+            if (body is not null)
+                request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            foreach (var (name, value) in headers)
+                request.Headers.TryAddWithoutValidation(name, value);
+            using var response = await client.SendAsync(request);
+            var etag = response.Headers.TryGetValues("ETag", out var values) ? string.Join(",", values) : null;
+            return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(), etag);
         }
 
         public async ValueTask DisposeAsync()
