@@ -35,6 +35,7 @@ internal static class DurabilitySetup
         builder.Services.AddObservedMemoryStore(memory); // kvs_keys and kvs_value_bytes read it
         builder.Services.AddSingleton<IKeyValueStore>(provider =>
         {
+            _ = provider.GetRequiredService<MemoryStore>(); // its gauges exist once it is resolved: nothing else asks for it here
             var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger("AotKvs.Storage.Log");
             LogRecovery(logger, settings, recovered, memory.Count, recoveryTime);
             var log = new WriteAheadLog(dir, settings, memory, recovered, logger);
