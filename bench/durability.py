@@ -36,9 +36,9 @@ def crc32c(data):
         c = TABLE[(c ^ b) & 0xFF] ^ (c >> 8)
     return c ^ 0xFFFFFFFF
 
-def record(key, value):
-    """Storage/Log/LogRecord.cs: [crc32c][payload length][kind=1][key length][key][value]."""
-    body = struct.pack("<I", 2 + len(key) + len(value)) + bytes([1, len(key)]) + key + value
+def record(key, value, version):
+    """Storage/Log/LogRecord.cs, a versioned put: [crc32c][payload length][kind=3][key length][version: 8][key][value]."""
+    body = struct.pack("<IBBQ", 10 + len(key) + len(value), 3, len(key), version) + key + value
     return struct.pack("<I", crc32c(body)) + body
 
 def free_port():
@@ -131,7 +131,7 @@ def restart(args, work):
         chunk = []
         for i in range(args.keys):
             key = b"k%07d" % i
-            chunk.append(record(key, VALUE))
+            chunk.append(record(key, VALUE, i + 1))
             live += len(key) + len(VALUE)
             if len(chunk) == 10000:
                 log.write(b"".join(chunk))

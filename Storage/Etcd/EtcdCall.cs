@@ -6,9 +6,10 @@ internal sealed class EtcdCall
     public static readonly EtcdCall Range = new("get", "/etcdserverpb.KV/Range", idempotent: true);
     public static readonly EtcdCall Put = new("put", "/etcdserverpb.KV/Put", idempotent: false);
     public static readonly EtcdCall DeleteRange = new("delete", "/etcdserverpb.KV/DeleteRange", idempotent: false);
+    public static readonly EtcdCall Txn = new("txn", "/etcdserverpb.KV/Txn", idempotent: false);
     public static readonly EtcdCall Authenticate = new("authenticate", "/etcdserverpb.Auth/Authenticate", idempotent: true);
 
-    public static readonly EtcdCall[] All = [Range, Put, DeleteRange, Authenticate];
+    public static readonly EtcdCall[] All = [Range, Put, DeleteRange, Txn, Authenticate];
 
     private EtcdCall(string name, string path, bool idempotent)
     {

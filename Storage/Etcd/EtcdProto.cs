@@ -33,6 +33,46 @@ internal static class EtcdProto
         return frame;
     }
 
+    /// <summary>
+    /// TxnRequest{compare: each of <paramref name="compares"/> on the key's mod_revision, success:
+    /// [the put (with prev_kv) or the delete], failure: [a range of the key]}: the change happens
+    /// only if every comparison holds, and otherwise the answer says the key's mod_revision.
+    /// </summary>
+    public static byte[] Txn(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<RevisionCompare> compares, bool delete, ReadOnlySpan<byte> value)
+    {
+        var keyField = FieldLength(prefix.Length + key.Length);
+        var length = 0;
+        foreach (var compare in compares)
+            length += FieldLength(CompareLength(keyField, compare.ModRevision));
+        var change = delete ? keyField : keyField + FieldLength(value.Length) + 2;
+        length += FieldLength(FieldLength(change)) + FieldLength(FieldLength(keyField));
+        var frame = NewFrame(length, out var at);
+        foreach (var compare in compares)
+        {
+            at = WriteHeader(frame, at, 1, CompareLength(keyField, compare.ModRevision));
+            frame[at++] = 1 << 3 | Varint;          // result
+            frame[at++] = (byte)compare.Result;
+            frame[at++] = 2 << 3 | Varint;          // target: MOD
+            frame[at++] = 2;
+            at = WriteKey(frame, at, prefix, key, field: 3);
+            frame[at++] = 6 << 3 | Varint;          // mod_revision
+            at = WriteVarint(frame, at, (ulong)compare.ModRevision);
+        }
+        at = WriteHeader(frame, at, 2, FieldLength(change));           // success: RequestOp
+        at = WriteHeader(frame, at, delete ? 3 : 2, change);     // request_delete_range or request_put
+        at = WriteKey(frame, at, prefix, key);
+        if (!delete)
+        {
+            at = WriteBytes(frame, at, 2, value);
+            frame[at++] = 4 << 3 | Varint; // prev_kv
+            frame[at++] = 1;
+        }
+        at = WriteHeader(frame, at, 3, FieldLength(keyField));         // failure: RequestOp
+        at = WriteHeader(frame, at, 1, keyField);                       // request_range
+        WriteKey(frame, at, prefix, key);
+        return frame;
+    }
+
     /// <summary>AuthenticateRequest{name, password}.</summary>
     public static byte[] Authenticate(string name, string password)
     {
@@ -59,8 +99,44 @@ internal static class EtcdProto
     /// <summary>DeleteRangeResponse: deleted (field 2), absent when zero.</summary>
     public static long Deleted(ReadOnlySpan<byte> frame) => TryVarint(Message(frame), 2, out var deleted) ? (long)deleted : 0;
 
+    /// <summary>Any answer's ResponseHeader (field 1): cluster_id (1) and revision (3); zeros when absent.</summary>
+    public static ResponseHeader Header(ReadOnlySpan<byte> frame)
+    {
+        if (!TryField(Message(frame), 1, out var header))
+            return default;
+        TryVarint(header, 1, out var clusterId);
+        TryVarint(header, 3, out var revision);
+        return new ResponseHeader(clusterId, (long)revision);
+    }
+
+    /// <summary>RangeResponse: the first KeyValue's mod_revision (field 3), or 0 when kvs is empty.</summary>
+    public static long ModRevision(ReadOnlySpan<byte> frame) => FirstModRevision(Message(frame));
+
+    /// <summary>
+    /// TxnResponse: succeeded (field 2) and the first ResponseOp (field 3): a range's first
+    /// mod_revision, a put's prev_kv, or a delete's count, whichever it holds. An answer
+    /// without a ResponseOp is not one this store's transactions get.
+    /// </summary>
+    public static TxnAnswer Txn(ReadOnlySpan<byte> frame)
+    {
+        var message = Message(frame);
+        TryVarint(message, 2, out var succeeded);
+        if (!TryField(message, 3, out var response))
+            throw new FormatException("a txn answer without its response");
+        if (TryField(response, 1, out var range))
+            return new TxnAnswer(succeeded != 0, TxnOp.Range, false, 0, FirstModRevision(range));
+        if (TryField(response, 2, out var put))
+            return new TxnAnswer(succeeded != 0, TxnOp.Put, TryField(put, 2, out _), 0, 0);
+        if (TryField(response, 3, out var delete))
+            return new TxnAnswer(succeeded != 0, TxnOp.Delete, false, TryVarint(delete, 2, out var deleted) ? (long)deleted : 0, 0);
+        throw new FormatException("a txn response that is no range, put or delete");
+    }
+
     /// <summary>AuthenticateResponse: token (field 2).</summary>
     public static string? Token(ReadOnlySpan<byte> frame) => TryField(Message(frame), 2, out var token) ? Encoding.UTF8.GetString(token) : null;
+
+    private static long FirstModRevision(ReadOnlySpan<byte> rangeResponse) =>
+        TryField(rangeResponse, 2, out var kv) && TryVarint(kv, 3, out var modRevision) ? (long)modRevision : 0;
 
     /// <summary>The message inside gRPC's frame: flag byte 0 (not compressed), 4-byte big-endian length.</summary>
     private static ReadOnlySpan<byte> Message(ReadOnlySpan<byte> frame)
@@ -162,6 +238,14 @@ internal static class EtcdProto
         throw new FormatException("a protobuf varint too long");
     }
 
+    private static int VarintLength(ulong value)
+    {
+        var length = 1;
+        for (; value >= 0x80; value >>= 7)
+            length++;
+        return length;
+    }
+
     private static int VarintLength(int value) => value < 1 << 7 ? 1 : value < 1 << 14 ? 2 : value < 1 << 21 ? 3 : value < 1 << 28 ? 4 : 5;
 
     private static int FieldLength(int length) => 1 + VarintLength(length) + length;
@@ -174,9 +258,9 @@ internal static class EtcdProto
         return frame;
     }
 
-    private static int WriteKey(byte[] frame, int at, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key)
+    private static int WriteKey(byte[] frame, int at, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, int field = 1)
     {
-        frame[at++] = 1 << 3 | Bytes;
+        frame[at++] = (byte)(field << 3 | Bytes);
         at = WriteVarint(frame, at, prefix.Length + key.Length);
         prefix.CopyTo(frame.AsSpan(at));
         key.CopyTo(frame.AsSpan(at + prefix.Length));
@@ -191,9 +275,21 @@ internal static class EtcdProto
         return at + bytes.Length;
     }
 
-    private static int WriteVarint(byte[] frame, int at, int value)
+    /// <summary>A length-delimited field's tag and length; its content follows.</summary>
+    private static int WriteHeader(byte[] frame, int at, int field, int length)
     {
-        var v = (uint)value;
+        frame[at++] = (byte)(field << 3 | Bytes);
+        return WriteVarint(frame, at, length);
+    }
+
+    /// <summary>A Compare{result, target, key, mod_revision} message's length.</summary>
+    private static int CompareLength(int keyField, long modRevision) => 2 + 2 + keyField + 1 + VarintLength((ulong)modRevision);
+
+    private static int WriteVarint(byte[] frame, int at, int value) => WriteVarint(frame, at, (uint)value);
+
+    private static int WriteVarint(byte[] frame, int at, ulong value)
+    {
+        var v = value;
         while (v >= 0x80)
         {
             frame[at++] = (byte)(v | 0x80);
@@ -203,3 +299,17 @@ internal static class EtcdProto
         return at;
     }
 }
+
+/// <summary>Compare.CompareResult as etcd numbers it.</summary>
+internal enum CompareResult : byte { Equal = 0, Greater = 1, Less = 2, NotEqual = 3 }
+
+/// <summary>One Compare of a key's mod_revision (target MOD); for an absent key etcd compares 0.</summary>
+internal readonly record struct RevisionCompare(CompareResult Result, long ModRevision);
+
+/// <summary>ResponseHeader: which cluster answered and the store's revision after the call.</summary>
+internal readonly record struct ResponseHeader(ulong ClusterId, long Revision);
+
+internal enum TxnOp { Range = 1, Put = 2, Delete = 3 }
+
+/// <summary>What a txn of <see cref="EtcdProto.Txn(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{RevisionCompare}, bool, ReadOnlySpan{byte})"/> answered.</summary>
+internal readonly record struct TxnAnswer(bool Succeeded, TxnOp Op, bool HasPreviousValue, long Deleted, long ModRevision);

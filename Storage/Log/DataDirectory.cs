@@ -16,13 +16,24 @@ internal sealed class DataDirectory : IDisposable
     private const string TempSnapshot = "snapshot.tmp";
     private readonly FileStream _lock;
 
+    private const string ScopeFile = "scope";
+    private const int ScopeDigits = 16;
+
     private DataDirectory(string path, FileStream lockFile)
     {
         Path = path;
         _lock = lockFile;
+        VersionScope = ReadOrCreateScope();
     }
 
     public string Path { get; }
+
+    /// <summary>
+    /// The data dir's id (16 hex digits in the file "scope"), made once with the dir: it names
+    /// the versions numbered here. A dir from before versions, or one whose file is not 16 hex
+    /// digits, gets a new one; a new name is always safe, as no tag of an old one then matches.
+    /// </summary>
+    public string VersionScope { get; }
 
     /// <summary>Creates the dir if needed and takes its lock (flock, held until dispose).</summary>
     /// <exception cref="DataDirException">the dir cannot be created, written or locked.</exception>
@@ -85,6 +96,24 @@ internal sealed class DataDirectory : IDisposable
     }
 
     public void Dispose() => _lock.Dispose();
+
+    /// <summary>Written beside, fsynced and renamed into place (then the dir fsynced): it is whole or absent.</summary>
+    private string ReadOrCreateScope()
+    {
+        var path = System.IO.Path.Combine(Path, ScopeFile);
+        if (File.Exists(path) && File.ReadAllText(path) is { Length: ScopeDigits } kept && kept.All(char.IsAsciiHexDigitLower))
+            return kept;
+        var scope = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(ScopeDigits / 2));
+        var temp = path + ".tmp";
+        using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        {
+            file.Write(System.Text.Encoding.ASCII.GetBytes(scope));
+            file.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+        SyncDirectory();
+        return scope;
+    }
 
     private string FileName(string prefix, int generation) =>
         System.IO.Path.Combine(Path, prefix + generation.ToString("D8", CultureInfo.InvariantCulture));

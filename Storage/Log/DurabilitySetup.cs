@@ -16,12 +16,13 @@ internal static class DurabilitySetup
     {
         var settings = options.Durability!;
         var started = Stopwatch.GetTimestamp();
-        var memory = new MemoryStore();
+        MemoryStore memory;
         DataDirectory dir;
         RecoveryResult recovered;
         try
         {
             dir = DataDirectory.Open(settings.DataDir);
+            memory = new MemoryStore(dir.VersionScope);
             recovered = Recovery.Run(dir, memory);
         }
         catch (Exception e) when (e is DataDirException or IOException or UnauthorizedAccessException)

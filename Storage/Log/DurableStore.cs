@@ -12,6 +12,10 @@ namespace AotKvs.Storage.Log;
 /// GET (or a DELETE that finds nothing) whose slot's change is not yet durable waits for the
 /// flush that makes it so. Without that, a reader could see a value that a crash then takes
 /// back, which no order of the operations explains.
+/// Every value has the version its record carries (<see cref="LogRecord"/>), from memory's
+/// counter, which recovery leaves above every version the data dir has seen. A precondition
+/// is checked under the log's lock, which every change holds, so the check and the change are
+/// one step; a 412 waits for durability like a read, as it shows the current version.
 /// </summary>
 internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDirectory dir) : IKeyValueStore, IDisposable
 {
@@ -22,47 +26,62 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
     {
         ThrowIfFailed();
         var found = memory.TryGet(key.Span, out var entry)
-            ? new StoredValue(true, Entry.ValueMemory(entry))
+            ? new StoredValue(true, Entry.ValueMemory(entry), Entry.Version(entry))
             : StoredValue.Missing;
         return AnswerOnceDurable(key.Span, found);
     }
 
-    public string VersionScope => "";
+    /// <summary>The data dir's own, made with it and kept in it: its versions outlive restarts.</summary>
+    public string VersionScope => dir.VersionScope;
 
     public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
     {
-        Unconditional.Require(condition);
         WriteResult outcome;
         Task committed;
-        lock (log.Gate)
+        lock (log.Gate) // every change takes it: the check below and the change are one step
         {
-            // The slot is numbered before memory changes, so a reader that sees the change sees its number.
-            Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Put, key.Span, valueJson.Span, out committed));
-            outcome = new(memory.Put(key.Span, valueJson.Span) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, 0);
+            if (!condition.IsNone && Refused(key.Span, condition) is { } refused)
+                outcome = refused;
+            else
+            {
+                // The record carries the version, so the log's versions are memory's.
+                var version = memory.NewVersion();
+                // The slot is numbered before memory changes, so a reader that sees the change sees its number.
+                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.VersionedPut, key.Span, valueJson.Span, version, out committed));
+                return AfterCommit(committed, new WriteResult(
+                    memory.Put(key.Span, valueJson.Span, version) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, version));
+            }
         }
-        return AfterCommit(committed, outcome);
+        ThrowIfFailed();
+        return AnswerOnceDurable(key.Span, outcome); // a 412 names the current version: a read
     }
 
     public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
     {
-        Unconditional.Require(condition);
-        Task committed;
+        WriteResult outcome;
         lock (log.Gate)
         {
-            if (!memory.TryGet(key.Span, out _))
-                committed = null!;
+            if (!memory.TryGet(key.Span, out var entry))
+                outcome = new WriteResult(WriteOutcome.NotFound, 0);
+            else if (!condition.IsNone && condition.Evaluate(Entry.Version(entry)) != PreconditionResult.Holds)
+                outcome = new WriteResult(WriteOutcome.PreconditionFailed, Entry.Version(entry));
             else
             {
-                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Delete, key.Span, default, out committed));
+                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Delete, key.Span, default, 0, out var committed));
                 memory.TryRemove(key.Span);
+                return AfterCommit(committed, new WriteResult(WriteOutcome.Deleted, 0));
             }
         }
-        if (committed is null) // "not found" is a read: it waits like one
-        {
-            ThrowIfFailed();
-            return AnswerOnceDurable(key.Span, new WriteResult(WriteOutcome.NotFound, 0));
-        }
-        return AfterCommit(committed, new WriteResult(WriteOutcome.Deleted, 0));
+        // "not found" and a failed condition are reads: they wait like one
+        ThrowIfFailed();
+        return AnswerOnceDurable(key.Span, outcome);
+    }
+
+    /// <summary>The 412 for a condition the key's current version fails; null when it holds.</summary>
+    private WriteResult? Refused(ReadOnlySpan<byte> key, Precondition condition)
+    {
+        var current = memory.TryGet(key, out var entry) ? Entry.Version(entry) : 0;
+        return condition.Evaluate(current) == PreconditionResult.Holds ? null : new WriteResult(WriteOutcome.PreconditionFailed, current);
     }
 
     /// <summary>Writes what is pending, then lets go of the data dir's lock.</summary>

@@ -2,7 +2,11 @@ using System.Buffers.Binary;
 
 namespace AotKvs.Storage.Log;
 
-internal enum RecordKind : byte { Put = 1, Delete = 2 }
+/// <summary>
+/// A record's kind. <see cref="Put"/> is the format before versions: still read (its value
+/// gets a version at recovery), never written. <see cref="Delete"/> needs no version.
+/// </summary>
+internal enum RecordKind : byte { Put = 1, Delete = 2, VersionedPut = 3, VersionFloor = 4 }
 
 internal enum ReadStatus
 {
@@ -18,36 +22,49 @@ internal enum ReadStatus
 
 /// <summary>
 /// One change as the log and the snapshot hold it, little-endian:
-/// [CRC-32C of the rest: 4][payload length: 4][kind: 1][key length: 1][key][value JSON].
+/// [CRC-32C of the rest: 4][payload length: 4][kind: 1][key length: 1][version: 8][key][value JSON].
 /// The checksum covers the length too, so a torn or flipped length is caught like any other
-/// damage. A DELETE has no value.
+/// damage. A DELETE has no value. The version (≥ 1) is there for <see cref="RecordKind.VersionedPut"/>
+/// (the value's) and <see cref="RecordKind.VersionFloor"/> (every version up to it has been
+/// given: a snapshot starts with one, as deleted keys' versions are in no entry); the kinds
+/// from before versions (<see cref="RecordKind.Put"/>, <see cref="RecordKind.Delete"/>) have
+/// no version field.
 /// </summary>
 internal static class LogRecord
 {
     public const int HeaderBytes = 8;
     private const int FixedPayloadBytes = 2;
+    private const int VersionBytes = 8;
 
-    public static int Size(int keyLength, int valueLength) => HeaderBytes + FixedPayloadBytes + keyLength + valueLength;
+    public static bool HasVersion(RecordKind kind) => kind is RecordKind.VersionedPut or RecordKind.VersionFloor;
+
+    public static int Size(RecordKind kind, int keyLength, int valueLength) =>
+        HeaderBytes + FixedPayloadBytes + (HasVersion(kind) ? VersionBytes : 0) + keyLength + valueLength;
 
     /// <summary>Writes the record at the start of <paramref name="destination"/>; returns its size.</summary>
-    public static int Write(Span<byte> destination, RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    public static int Write(Span<byte> destination, RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong version = 0)
     {
-        var payload = FixedPayloadBytes + key.Length + value.Length;
+        var fixedBytes = FixedPayloadBytes + (HasVersion(kind) ? VersionBytes : 0);
+        var payload = fixedBytes + key.Length + value.Length;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)payload);
         destination[8] = (byte)kind;
         destination[9] = checked((byte)key.Length);
-        key.CopyTo(destination[10..]);
-        value.CopyTo(destination[(10 + key.Length)..]);
+        if (HasVersion(kind))
+            BinaryPrimitives.WriteUInt64LittleEndian(destination[10..], version);
+        var keyAt = HeaderBytes + fixedBytes;
+        key.CopyTo(destination[keyAt..]);
+        value.CopyTo(destination[(keyAt + key.Length)..]);
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Crc32C.Compute(destination.Slice(4, 4 + payload)));
         return HeaderBytes + payload;
     }
 
-    /// <summary>Reads the record at the start of <paramref name="data"/>.</summary>
+    /// <summary>Reads the record at the start of <paramref name="data"/>; <paramref name="version"/> is 0 for the kinds without one.</summary>
     public static ReadStatus TryRead(ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key,
-        out ReadOnlySpan<byte> value, out long needed)
+        out ReadOnlySpan<byte> value, out ulong version, out long needed)
     {
         kind = default;
         key = value = default;
+        version = 0;
         needed = HeaderBytes;
         if (data.Length < HeaderBytes)
             return ReadStatus.Incomplete;
@@ -61,11 +78,21 @@ internal static class LogRecord
         if (BinaryPrimitives.ReadUInt32LittleEndian(record) != Crc32C.Compute(record[4..]))
             return ReadStatus.Corrupt;
         kind = (RecordKind)record[8];
+        var fixedBytes = FixedPayloadBytes + (HasVersion(kind) ? VersionBytes : 0);
         int keyLength = record[9];
-        if (FixedPayloadBytes + keyLength > payload)
+        if (fixedBytes + keyLength > payload)
             return ReadStatus.Corrupt;
-        key = record.Slice(10, keyLength);
-        value = record[(10 + keyLength)..];
-        return kind == RecordKind.Put || (kind == RecordKind.Delete && value.IsEmpty) ? ReadStatus.Record : ReadStatus.Corrupt;
+        if (HasVersion(kind))
+            version = BinaryPrimitives.ReadUInt64LittleEndian(record[10..]);
+        key = record.Slice(HeaderBytes + fixedBytes, keyLength);
+        value = record[(HeaderBytes + fixedBytes + keyLength)..];
+        return kind switch
+        {
+            RecordKind.Put => ReadStatus.Record,
+            RecordKind.Delete => value.IsEmpty ? ReadStatus.Record : ReadStatus.Corrupt,
+            RecordKind.VersionedPut => version != 0 ? ReadStatus.Record : ReadStatus.Corrupt,
+            RecordKind.VersionFloor => version != 0 && key.IsEmpty && value.IsEmpty ? ReadStatus.Record : ReadStatus.Corrupt,
+            _ => ReadStatus.Corrupt,
+        };
     }
 }

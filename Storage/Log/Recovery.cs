@@ -7,7 +7,9 @@ internal sealed record RecoveryResult(long Records, long DroppedBytes, int Gener
 
 /// <summary>
 /// Rebuilds the store from the data dir before main listens: the newest whole snapshot,
-/// then every log of its generation or later, in order. Replay stops at the first torn or
+/// then every log of its generation or later, in order. Each value gets back the version its
+/// record carries, and the store's counter ends above every version seen (a snapshot's floor
+/// included), so no version is given twice across restarts. Replay stops at the first torn or
 /// corrupt record: everything before it is kept, that file is cut there and later logs are
 /// removed (applying changes past a gap would make a state that never existed). A torn
 /// tail is what a crash mid-write leaves, so it never stops start-up.
@@ -79,15 +81,27 @@ internal static class Recovery
         int start = 0, end = 0;
         while (true)
         {
-            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var needed);
+            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var needed);
             if (status == ReadStatus.Record)
             {
-                if (kind == RecordKind.Put)
-                    memory.Put(key, value);
-                else
-                    memory.TryRemove(key);
+                switch (kind)
+                {
+                    case RecordKind.VersionedPut:
+                        memory.Put(key, value, version); // later new versions are above it
+                        break;
+                    case RecordKind.Put: // from before versions: the next version, the same at every start
+                        memory.Put(key, value);
+                        break;
+                    case RecordKind.Delete:
+                        memory.TryRemove(key);
+                        break;
+                    default:
+                        memory.ReserveVersionsThrough(version);
+                        break;
+                }
                 start += (int)needed;
-                records++;
+                if (kind != RecordKind.VersionFloor)
+                    records++;
                 continue;
             }
             if (status == ReadStatus.Corrupt || needed > length - (bufferOffset + start))

@@ -3,7 +3,7 @@ using AotKvs.Storage.Memory;
 namespace AotKvs.Storage.Log;
 
 /// <summary>
-/// Compaction: every live entry of memory written as "snapshot.N" beside the log "log.N"
+/// Compaction: every live entry of memory, with its version, written as "snapshot.N" beside the log "log.N"
 /// the writer has just switched to. Memory keeps changing while it is read, so an entry may
 /// be newer than the switch; replaying log.N over it still ends at the latest value, since
 /// every change after the switch is in log.N. The snapshot counts only once renamed into
@@ -26,14 +26,19 @@ internal sealed class Snapshotter(DataDirectory dir, MemoryStore memory, long sn
         using (var file = new FileStream(dir.TempSnapshotFile, FileMode.Create, FileAccess.Write, FileShare.None, WriteBufferBytes))
         {
             var record = new byte[64 * 1024];
+            // Read before any entry: every version given before the switch to log.N is at most
+            // this, deleted keys' included; later ones are in log.N.
+            var floor = memory.LastVersion;
+            if (floor > 0)
+                file.Write(record, 0, LogRecord.Write(record, RecordKind.VersionFloor, default, default, floor));
             foreach (var entry in memory.Entries())
             {
                 var key = Entry.Key(entry);
                 var value = Entry.Value(entry);
-                var size = LogRecord.Size(key.Length, value.Length);
+                var size = LogRecord.Size(RecordKind.VersionedPut, key.Length, value.Length);
                 if (size > record.Length)
                     record = new byte[size];
-                LogRecord.Write(record, RecordKind.Put, key, value);
+                LogRecord.Write(record, RecordKind.VersionedPut, key, value, Entry.Version(entry));
                 file.Write(record, 0, size);
             }
             file.Flush(flushToDisk: true);

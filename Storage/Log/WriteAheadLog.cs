@@ -72,14 +72,14 @@ internal sealed class WriteAheadLog : IDisposable
     public bool Failed => Volatile.Read(ref _failed);
 
     /// <summary>Appends one record (the caller holds <see cref="Gate"/>); the task ends once it is as durable as --sync says.</summary>
-    public long Append(RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, out Task committed)
+    public long Append(RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong version, out Task committed)
     {
         if (_failed || _stopping)
             throw new StoreException(StoreFailure.Unavailable, "the data dir's log is closed");
-        var size = LogRecord.Size(key.Length, value.Length);
+        var size = LogRecord.Size(kind, key.Length, value.Length);
         if (_pendingLength + size > _pending.Length)
             Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        _pendingLength += LogRecord.Write(_pending.AsSpan(_pendingLength), kind, key, value);
+        _pendingLength += LogRecord.Write(_pending.AsSpan(_pendingLength), kind, key, value, version);
         if (_pendingLength == size)
             _work.Set();
         committed = _open.Done.Task;

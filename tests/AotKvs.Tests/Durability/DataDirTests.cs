@@ -111,10 +111,10 @@ public sealed partial class DataDirTests
                 (await PutValueAsync(first.BaseUri, $"/kvs/k{i}", $"{i}")).ShouldBe(201, """{"result": "created"}""");
             Kill(first);
         }
-        // Each record: 8 bytes of header, kind, key length, "kN", "N": 13 bytes. Damage k5's value.
+        // Each record: 8 bytes of header, kind, key length, 8 of version, "kN", "N": 21 bytes. Damage k5's value.
         var log = await File.ReadAllBytesAsync(dir.NewestLog);
-        Assert.Equal(130, log.Length);
-        log[5 * 13 + 12] ^= 0x01;
+        Assert.Equal(210, log.Length);
+        log[5 * 21 + 20] ^= 0x01;
         await File.WriteAllBytesAsync(dir.NewestLog, log);
 
         using var second = dir.StartMain();
@@ -122,8 +122,8 @@ public sealed partial class DataDirTests
             (await GetAsync(second.BaseUri, $"/kvs/k{i}")).ShouldBe(200, $$"""{"result": "found", "value": {{i}}}""");
         for (var i = 5; i < 10; i++)
             (await GetAsync(second.BaseUri, $"/kvs/k{i}")).ShouldBe(404, """{"error": "Key does not exist"}""");
-        Assert.Contains("torn or corrupt at byte 65", second.Output);
-        Assert.Equal(65, await MetricAsync(second, "kvs_log_recovered_dropped_bytes"));
+        Assert.Contains("torn or corrupt at byte 105", second.Output);
+        Assert.Equal(105, await MetricAsync(second, "kvs_log_recovered_dropped_bytes"));
     }
 
     [Fact]

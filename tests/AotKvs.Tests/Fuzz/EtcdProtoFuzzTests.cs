@@ -7,9 +7,9 @@ using Xunit.Abstractions;
 namespace AotKvs.Tests.Fuzz;
 
 /// <summary>
-/// etcd's answers as this store reads them (RangeValue, HasPreviousValue, Deleted, Token, and
-/// under them the gRPC frame, the field search and the skipping of every other field). Each
-/// input is read by all four and compared with a second, independent reading of the same
+/// etcd's answers as this store reads them (RangeValue, ModRevision, HasPreviousValue, Deleted,
+/// Token, Header, Txn, and under them the gRPC frame, the field search and the skipping of
+/// every other field). Each input is read by all of them and compared with a second, independent reading of the same
 /// bytes: the same value, or a FormatException (what EtcdStore turns into "unavailable")
 /// exactly when the bytes up to the field sought are malformed. Nothing else, ever.
 /// </summary>
@@ -52,7 +52,16 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         [[0x12], [0x10], [0x0A], [0x2A], [0x19], [0x15], [0xFA, 0xFF, 0xFF, 0xFF, 0x0F], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
          [0x80, 0x80, 0x80, 0x80, 0x10], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0, 0, 0, 0]];
 
-    private static readonly FuzzTarget Target = new("EtcdProto", Corpus, Generate, Check)
+    /// <summary>Transactions' answers, which came later (the old bug's test keeps the corpus it had).</summary>
+    private static readonly byte[][] TxnCorpus =
+    [
+        Frame([.. Header, 0x10, 1, 0x1A, 4, 0x12, 2, 0x12, 0]),                   // TxnResponse: put succeeded, replaced
+        Frame([.. Header, 0x1A, 6, 0x0A, 4, 0x12, 2, 0x18, 7]),                   // TxnResponse: failed, the key at 7
+        Frame([.. Header, 0x10, 1, 0x1A, 4, 0x1A, 2, 0x10, 1]),                   // TxnResponse: delete succeeded
+        Frame([.. Header, 0x10, 1]),                                              // TxnResponse without its response
+    ];
+
+    private static readonly FuzzTarget Target = new("EtcdProto", [.. Corpus, .. TxnCorpus], GenerateWithTxn, Check)
     {
         Dictionary = Dictionary,
     };
@@ -80,6 +89,7 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
             {
                 Name = "EtcdProto (before the fix)",
                 Corpus = Corpus[1..],
+                Generate = Generate,
                 Oracle = (input, context) =>
                 {
                     using var _ = context.Measure();
@@ -107,18 +117,24 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
     {
         // An independent reading first, outside the meter.
         var expected = Expected(input);
-        string rangeValue, previous, deletedCount, token;
+        string rangeValue, previous, deletedCount, token, modRevision, header, txn;
         using (context.Measure())
         {
             rangeValue = Outcome(() => EtcdProto.RangeValue(input) is { } value ? Convert.ToHexString(value) : "null");
             previous = Outcome(() => EtcdProto.HasPreviousValue(input) ? "true" : "false");
             deletedCount = Outcome(() => EtcdProto.Deleted(input).ToString(null, null));
             token = Outcome(() => EtcdProto.Token(input) ?? "null");
+            modRevision = Outcome(() => EtcdProto.ModRevision(input).ToString(null, null));
+            header = Outcome(() => EtcdProto.Header(input) is var h ? $"{h.ClusterId}/{h.Revision}" : "");
+            txn = Outcome(() => EtcdProto.Txn(input) is var t ? $"{t.Succeeded}/{(int)t.Op}/{t.HasPreviousValue}/{t.Deleted}/{t.ModRevision}" : "");
         }
         Assert.Equal(expected.RangeValue, rangeValue);
         Assert.Equal(expected.HasPrevious, previous);
         Assert.Equal(expected.Deleted, deletedCount);
         Assert.Equal(expected.Token, token);
+        Assert.Equal(expected.ModRevision, modRevision);
+        Assert.Equal(expected.Header, header);
+        Assert.Equal(expected.Txn, txn);
     }
 
     /// <summary>A reader's outcome as text; "malformed" for a FormatException, the one exception allowed.</summary>
@@ -134,7 +150,8 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         }
     }
 
-    private sealed record Answers(string RangeValue, string HasPrevious, string Deleted, string Token);
+    private sealed record Answers(string RangeValue, string HasPrevious, string Deleted, string Token,
+        string ModRevision = "malformed", string Header = "malformed", string Txn = "malformed");
 
     private static Answers Expected(byte[] frame)
     {
@@ -159,7 +176,66 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
             rangeValue,
             kv is not null ? "true" : malformed ? "malformed" : "false",
             deleted is not null ? ((long)deleted.Varint).ToString(null, null) : malformed ? "malformed" : "0",
-            kv is not null ? Encoding.UTF8.GetString(message.Slice(kv.Start, kv.Length)) : malformed ? "malformed" : "null");
+            kv is not null ? Encoding.UTF8.GetString(message.Slice(kv.Start, kv.Length)) : malformed ? "malformed" : "null",
+            FirstModRevision(message),
+            ExpectedHeader(message),
+            ExpectedTxn(message));
+    }
+
+    /// <summary>A RangeResponse's first kv's mod_revision (field 2, then 3), as text; "0" without kvs.</summary>
+    private static string FirstModRevision(ReadOnlySpan<byte> range)
+    {
+        var (fields, malformed) = Fields(range);
+        var kv = fields.Find(f => f.Number == 2 && f.Type == 2);
+        if (kv is null)
+            return malformed ? "malformed" : "0";
+        var (inner, innerMalformed) = Fields(range.Slice(kv.Start, kv.Length));
+        var modRevision = inner.Find(f => f.Number == 3 && f.Type == 0);
+        return modRevision is not null ? ((long)modRevision.Varint).ToString(null, null) : innerMalformed ? "malformed" : "0";
+    }
+
+    private static string ExpectedHeader(ReadOnlySpan<byte> message)
+    {
+        var (fields, malformed) = Fields(message);
+        var header = fields.Find(f => f.Number == 1 && f.Type == 2);
+        if (header is null)
+            return malformed ? "malformed" : "0/0";
+        var (inner, innerMalformed) = Fields(message.Slice(header.Start, header.Length));
+        var clusterId = inner.Find(f => f.Number == 1 && f.Type == 0);
+        var revision = inner.Find(f => f.Number == 3 && f.Type == 0);
+        if (innerMalformed && (clusterId is null || revision is null))
+            return "malformed";
+        return $"{clusterId?.Varint ?? 0}/{(long)(revision?.Varint ?? 0)}";
+    }
+
+    /// <summary>succeeded/op/prev_kv/deleted/mod_revision, the first ResponseOp's content by its kind (range 1, put 2, delete 3).</summary>
+    private static string ExpectedTxn(ReadOnlySpan<byte> message)
+    {
+        var (fields, malformed) = Fields(message);
+        var succeeded = fields.Find(f => f.Number == 2 && f.Type == 0);
+        var response = fields.Find(f => f.Number == 3 && f.Type == 2);
+        if ((succeeded is null && malformed) || response is null)
+            return "malformed";
+        var ok = succeeded is not null && succeeded.Varint != 0;
+        var op = message.Slice(response.Start, response.Length);
+        var (ops, opsMalformed) = Fields(op);
+        if (ops.Find(f => f.Number == 1 && f.Type == 2) is { } range)
+            return FirstModRevision(op.Slice(range.Start, range.Length)) is var revision && revision == "malformed" ? revision : $"{ok}/1/False/0/{revision}";
+        if (opsMalformed)
+            return "malformed";
+        if (ops.Find(f => f.Number == 2 && f.Type == 2) is { } put)
+        {
+            var (putFields, putMalformed) = Fields(op.Slice(put.Start, put.Length));
+            var previous = putFields.Exists(f => f.Number == 2 && f.Type == 2);
+            return !previous && putMalformed ? "malformed" : $"{ok}/2/{previous}/0/0";
+        }
+        if (ops.Find(f => f.Number == 3 && f.Type == 2) is { } delete)
+        {
+            var (deleteFields, deleteMalformed) = Fields(op.Slice(delete.Start, delete.Length));
+            var count = deleteFields.Find(f => f.Number == 2 && f.Type == 0);
+            return count is null && deleteMalformed ? "malformed" : $"{ok}/3/False/{(long)(count?.Varint ?? 0)}/0";
+        }
+        return "malformed";
     }
 
     private sealed record Field(int Number, int Type, ulong Varint, int Start, int Length);
@@ -254,6 +330,31 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
             message.AddRange([0x10, .. Varint((ulong)random.Next(3))]);
         if (random.Chance(30))
             Bytes(message, 2, Encoding.UTF8.GetBytes("token." + random.Digits(8)));
+        return [.. message];
+    }
+
+    /// <summary>As <see cref="Generate"/>, and sometimes a whole transaction's answer.</summary>
+    private static byte[] GenerateWithTxn(Random random) =>
+        random.Chance(15) ? Frame(RealisticTxn(random)) : Generate(random);
+
+    /// <summary>A TxnResponse shaped as etcd writes one: header, succeeded, one ResponseOp (range, put or delete).</summary>
+    private static byte[] RealisticTxn(Random random)
+    {
+        var message = new List<byte>();
+        Bytes(message, 1, [0x08, .. Varint((ulong)random.NextInt64()), 0x18, .. Varint((ulong)random.Next())]);
+        if (random.Chance(50))
+            message.AddRange([0x10, 1]);
+        var inner = new List<byte>();
+        var kind = random.Next(1, 4);
+        if (kind == 1 && random.Chance(70))
+            Bytes(inner, 2, [0x0A, 1, (byte)'k', 0x18, .. Varint((ulong)random.Next())]);
+        else if (kind == 2 && random.Chance(50))
+            Bytes(inner, 2, [0x0A, 1, (byte)'k']);
+        else if (kind == 3)
+            inner.AddRange([0x10, .. Varint((ulong)random.Next(2))]);
+        var op = new List<byte>();
+        Bytes(op, kind, [.. inner]);
+        Bytes(message, 3, [.. op]);
         return [.. message];
     }
 

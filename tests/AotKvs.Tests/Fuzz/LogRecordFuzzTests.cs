@@ -12,7 +12,7 @@ namespace AotKvs.Tests.Fuzz;
 /// The data dir's record reader (LogRecord.TryRead) and the replay of a whole file
 /// (Recovery.Replay), on logs of real records damaged every way: flipped, cut short, length
 /// fields of 0 to 4 GiB, and damage re-sealed with a correct checksum so that only the
-/// meaning is wrong. TryRead never throws and its status (Record, Incomplete with what it
+/// meaning is wrong; records of every kind, from before versions and with them. TryRead never throws and its status (Record, Incomplete with what it
 /// needs, or Corrupt) is what a second, independent reading says; Replay keeps exactly the
 /// records before the first bad one, and a length field never allocates what it claims.
 /// </summary>
@@ -23,12 +23,12 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static byte[] Record(RecordKind kind, string key, string value)
+    private static byte[] Record(RecordKind kind, string key, string value, ulong version = 0)
     {
         var k = Encoding.UTF8.GetBytes(key);
         var v = Encoding.UTF8.GetBytes(value);
-        var record = new byte[LogRecord.Size(k.Length, v.Length)];
-        LogRecord.Write(record, kind, k, v);
+        var record = new byte[LogRecord.Size(kind, k.Length, v.Length)];
+        LogRecord.Write(record, kind, k, v, version);
         return record;
     }
 
@@ -55,11 +55,19 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Sealed(3, [2, 0, (byte)'v']),                  // a delete with a value
         Sealed(3, [9, 1, (byte)'k']),                  // an unknown kind
         Sealed(2, [1, 0]),                             // a put of the empty key, no value
+        Record(RecordKind.VersionedPut, "k", "[1]", 7),
+        Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),
+        [.. Record(RecordKind.Put, "a", "1"), .. Record(RecordKind.VersionFloor, "", "", 9), .. Record(RecordKind.VersionedPut, "a", "2", 12),
+         .. Record(RecordKind.Delete, "a", ""), .. Record(RecordKind.VersionedPut, "b", "3", 10)],
+        Sealed(10, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),   // a versioned put of version 0
+        Sealed(9, [3, 0, 1, 0, 0, 0, 0, 0, 0]),       // a versioned put shorter than its version
+        Sealed(11, [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'k']), // a floor with a key
+        Sealed(11, [4, 0, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'1']), // a floor with a value
         new byte[64],
         [],
     ];
 
-    private static readonly byte[][] Dictionary = [[0xF0, 0xFF, 0xFF, 0x7F], [0xFF, 0xFF, 0xFF, 0xFF], [1], [2], [0], [0xFF]];
+    private static readonly byte[][] Dictionary = [[0xF0, 0xFF, 0xFF, 0x7F], [0xFF, 0xFF, 0xFF, 0xFF], [1], [2], [3], [4], [0], [0xFF], [0, 0, 0, 0, 0, 0, 0, 0]];
 
     private static readonly FuzzTarget RecordTarget = new("LogRecord", Corpus, Generate, (input, context) => CheckRecords(input, context, LogRecord.TryRead))
     {
@@ -97,7 +105,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((0, 0, record.Length), (records, valid, length));
         Assert.True(allocated < 2 << 20, $"{allocated} bytes allocated");
 
-        Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record, out _, out _, out _, out var needed));
+        Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record, out _, out _, out _, out _, out var needed));
         Assert.Equal(8 + 0x7FFFFFF0L, needed);
     }
 
@@ -107,18 +115,19 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         var broken = RecordTarget with
         {
             Name = "LogRecord (no checksum)",
-            Oracle = (input, context) => CheckRecords(input, context, (ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out long needed) =>
+            Oracle = (input, context) => CheckRecords(input, context, (ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long needed) =>
             {
                 if (data.Length < 8)
-                    return LogRecord.TryRead(data, out kind, out key, out value, out needed);
+                    return LogRecord.TryRead(data, out kind, out key, out value, out version, out needed);
                 var copy = data.ToArray();
                 BinaryPrimitives.WriteUInt32LittleEndian(copy, Crc(copy.AsSpan(4, (int)Math.Min(copy.Length - 4, 4L + BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(4))))));
-                var status = LogRecord.TryRead(copy, out kind, out _, out _, out needed);
+                var status = LogRecord.TryRead(copy, out kind, out _, out _, out version, out needed);
                 key = value = default;
                 if (status == ReadStatus.Record)
                 {
-                    key = data.Slice(10, data[9]);
-                    value = data[(10 + data[9])..(int)needed];
+                    var keyAt = KeyAt(data[8]);
+                    key = data.Slice(keyAt, data[9]);
+                    value = data[(keyAt + data[9])..(int)needed];
                 }
                 return status;
             }),
@@ -136,7 +145,10 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(FuzzFailureKind.Allocation, result.Failure?.Kind);
     }
 
-    internal delegate ReadStatus RecordReader(ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out long needed);
+    internal delegate ReadStatus RecordReader(ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long needed);
+
+    /// <summary>Where a record's key starts: after the kind, the key length and, for kinds 3 and 4, the 8-byte version.</summary>
+    private static int KeyAt(byte kind) => kind is 3 or 4 ? 18 : 10;
 
     private static void CheckRecords(byte[] input, FuzzContext context, RecordReader read)
     {
@@ -146,21 +158,24 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
             ReadStatus status;
             RecordKind kind;
             ReadOnlySpan<byte> key, value;
+            ulong version;
             long needed;
             using (context.Measure())
-                status = read(data, out kind, out key, out value, out needed);
+                status = read(data, out kind, out key, out value, out version, out needed);
             var expected = Independent(data);
             Assert.True(expected.Status == status && expected.Needed == needed,
                 $"the independent reading says {expected.Status} needing {expected.Needed}, TryRead {status} needing {needed}");
             if (status != ReadStatus.Record)
                 return;
             Assert.True(needed <= data.Length);
-            Assert.True(kind is RecordKind.Put or RecordKind.Delete);
-            Assert.True(key.SequenceEqual(data.Slice(10, data[9])) && value.SequenceEqual(data[(10 + data[9])..(int)needed]));
-            Assert.True(kind == RecordKind.Put || value.IsEmpty, "a delete with a value");
+            Assert.True(kind is RecordKind.Put or RecordKind.Delete or RecordKind.VersionedPut or RecordKind.VersionFloor);
+            var keyAt = KeyAt((byte)kind);
+            Assert.True(key.SequenceEqual(data.Slice(keyAt, data[9])) && value.SequenceEqual(data[(keyAt + data[9])..(int)needed]));
+            Assert.True(kind is RecordKind.Put or RecordKind.VersionedPut || value.IsEmpty, "a delete or floor with a value");
+            Assert.Equal(kind is RecordKind.VersionedPut or RecordKind.VersionFloor ? BinaryPrimitives.ReadUInt64LittleEndian(data[10..]) : 0, version);
             // What reads back writes back the same.
-            var again = new byte[LogRecord.Size(key.Length, value.Length)];
-            Assert.Equal(needed, LogRecord.Write(again, kind, key, value));
+            var again = new byte[LogRecord.Size(kind, key.Length, value.Length)];
+            Assert.Equal(needed, LogRecord.Write(again, kind, key, value, version));
             Assert.True(again.AsSpan().SequenceEqual(data[..(int)needed]), "written again, the record differs");
             at += (int)needed;
         }
@@ -177,8 +192,18 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         if (data.Length < 8 + payload)
             return (ReadStatus.Incomplete, 8 + payload);
         var checksum = (uint)(data[0] | data[1] << 8 | data[2] << 16 | data[3] << 24);
-        var ok = checksum == Crc(data.Slice(4, 4 + (int)payload)) && data[9] <= payload - 2
-            && (data[8] == 1 || data[8] == 2 && data[9] == payload - 2);
+        var kind = data[8];
+        var keyLength = data[9];
+        var versioned = kind is 3 or 4 && payload >= 10;
+        var version = versioned ? BitConverter.ToUInt64([.. data.Slice(10, 8)]) : 0; // the machine is little-endian, as the format
+        var ok = checksum == Crc(data.Slice(4, 4 + (int)payload)) && kind switch
+        {
+            1 => keyLength <= payload - 2,
+            2 => keyLength == payload - 2,                         // no value
+            3 => versioned && keyLength <= payload - 10 && version != 0,
+            4 => versioned && keyLength == 0 && payload == 10 && version != 0, // no key, no value
+            _ => false,
+        };
         return (ok ? ReadStatus.Record : ReadStatus.Corrupt, 8 + payload);
     }
 
@@ -206,20 +231,28 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         using (context.Measure())
             outcome = replay(path, memory);
 
-        // The model: TryRead (checked above against an independent reading) over the bytes in memory.
+        // The model: TryRead (checked above against an independent reading) over the bytes in
+        // memory. A versioned put keeps its version, a put from before versions gets the next
+        // one, and the counter ends at the highest seen (a floor's included).
         var model = new Dictionary<string, string>();
         long records = 0, at = 0;
-        while (LogRecord.TryRead(input.AsSpan((int)at), out var kind, out var key, out var value, out var needed) == ReadStatus.Record)
+        ulong last = 0;
+        while (LogRecord.TryRead(input.AsSpan((int)at), out var kind, out var key, out var value, out var version, out var needed) == ReadStatus.Record)
         {
             if (kind == RecordKind.Put)
-                model[Convert.ToHexString(key)] = Convert.ToHexString(value);
-            else
+                version = ++last;
+            last = Math.Max(last, version);
+            if (kind is RecordKind.Put or RecordKind.VersionedPut)
+                model[Convert.ToHexString(key)] = $"{Convert.ToHexString(value)}@{version}";
+            else if (kind == RecordKind.Delete)
                 model.Remove(Convert.ToHexString(key));
-            records++;
+            if (kind != RecordKind.VersionFloor)
+                records++;
             at += needed;
         }
         Assert.Equal((records, at, (long)input.Length), outcome);
-        Assert.Equal(model, memory.Entries().ToDictionary(e => Convert.ToHexString(Entry.Key(e)), e => Convert.ToHexString(Entry.Value(e))));
+        Assert.Equal(model, memory.Entries().ToDictionary(e => Convert.ToHexString(Entry.Key(e)), e => $"{Convert.ToHexString(Entry.Value(e))}@{Entry.Version(e)}"));
+        Assert.Equal(last, memory.LastVersion);
     })
     {
         Dictionary = Dictionary,
@@ -238,15 +271,19 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         int start = 0, end = 0;
         while (true)
         {
-            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var needed);
+            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var needed);
             if (status == ReadStatus.Record)
             {
-                if (kind == RecordKind.Put)
+                if (kind == RecordKind.VersionedPut)
+                    memory.Put(key, value, version);
+                else if (kind == RecordKind.Put)
                     memory.Put(key, value);
-                else
+                else if (kind == RecordKind.Delete)
                     memory.TryRemove(key);
+                else
+                    memory.ReserveVersionsThrough(version);
                 start += (int)needed;
-                records++;
+                records += kind == RecordKind.VersionFloor ? 0 : 1;
                 continue;
             }
             if (status == ReadStatus.Incomplete && needed > buffer.Length)
@@ -272,9 +309,12 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             var key = random.Pick(["a", "b", "k", "ключ", "🙂", "", new string('k', 255), random.Digits(random.Next(10))]);
             var value = random.Chance(30) ? "" : random.Pick(["1", "\"v\"", "[1,2,3]", "{\"a\": null}", random.Digits(random.Size(16, 2000))]);
-            var record = Record(random.Chance(75) && value.Length > 0 ? RecordKind.Put : RecordKind.Delete, key, random.Chance(75) ? value : "");
+            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), ulong.MaxValue - 1, ulong.MaxValue]);
+            var put = random.Chance(50) ? RecordKind.Put : RecordKind.VersionedPut; // before versions, and now
+            var record = random.Chance(5) ? Record(RecordKind.VersionFloor, "", "", version)
+                : Record(random.Chance(75) && value.Length > 0 ? put : RecordKind.Delete, key, random.Chance(75) ? value : "", version);
             if (large && records == 0)
-                record = Record(RecordKind.Put, key, "\"" + new string('x', (1 << 20) + random.Next(1 << 20)) + "\"");
+                record = Record(put, key, "\"" + new string('x', (1 << 20) + random.Next(1 << 20)) + "\"", version);
             log.AddRange(record);
         }
         var bytes = log.ToArray();
@@ -301,7 +341,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
                         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(s + 4), random.Pick<uint>([0, 1, 2, 3, 0x7FFFFFF0, 0x7FFFFFF8, 0x80000000, 0xFFFFFFFF, (uint)random.Next(64)]));
                         break;
                     case 1:
-                        bytes[s + 8] = random.Pick<byte>([0, 1, 2, 3, 0xFF]);
+                        bytes[s + 8] = random.Pick<byte>([0, 1, 2, 3, 4, 5, 0xFF]);
                         break;
                     default:
                         bytes[s + 9] = (byte)random.Next(256);

@@ -62,6 +62,46 @@ public sealed class EtcdMessageTests
         Assert.Throws<FormatException>(() => EtcdProto.Deleted([1, 0, 0, 0, 0]));                 // compressed
     }
 
+    [Fact]
+    public void A_txn_is_compares_on_mod_revision_then_the_change_then_a_range_on_failure()
+    {
+        // TxnRequest{compare: [{result EQUAL, target MOD, key, mod_revision 5}], success: [{request_put}], failure: [{request_range}]}
+        byte[] compare = [0x0A, 12, 0x08, 0, 0x10, 2, 0x1A, 4, .. "/p/a"u8, 0x30, 5];
+        byte[] success = [0x12, 15, 0x12, 13, 0x0A, 4, .. "/p/a"u8, 0x12, 3, .. "[1]"u8, 0x20, 1];
+        byte[] failure = [0x1A, 8, 0x0A, 6, 0x0A, 4, .. "/p/a"u8];
+        Assert.Equal([0, 0, 0, 0, 41, .. compare, .. success, .. failure],
+            EtcdProto.Txn("/p/"u8, "a"u8, [new RevisionCompare(CompareResult.Equal, 5)], delete: false, "[1]"u8));
+
+        // A delete, two compares (≠ 300, a two-byte varint; > 0), request_delete_range (3).
+        byte[] notEqual = [0x0A, 13, 0x08, 3, 0x10, 2, 0x1A, 4, .. "/p/a"u8, 0x30, 0xAC, 0x02];
+        byte[] greater = [0x0A, 12, 0x08, 1, 0x10, 2, 0x1A, 4, .. "/p/a"u8, 0x30, 0];
+        byte[] delete = [0x12, 8, 0x1A, 6, 0x0A, 4, .. "/p/a"u8];
+        Assert.Equal([0, 0, 0, 0, 15 + 14 + 10 + 10, .. notEqual, .. greater, .. delete, .. failure],
+            EtcdProto.Txn("/p/"u8, "a"u8, [new(CompareResult.NotEqual, 300), new(CompareResult.Greater, 0)], delete: true, default));
+    }
+
+    [Fact]
+    public void Headers_revisions_and_txn_answers_are_read_as_etcd_writes_them()
+    {
+        byte[] header = [0x0A, 9, 0x08, 0xAC, 0x02, 0x10, 2, 0x18, 9, 0x20, 1]; // cluster_id 300, member_id, revision 9, raft_term
+        static byte[] Frame(byte[] message) => [0, 0, 0, 0, (byte)message.Length, .. message];
+
+        Assert.Equal(new ResponseHeader(300, 9), EtcdProto.Header(Frame(header)));
+        Assert.Equal(default, EtcdProto.Header(Frame([0x10, 1])));
+        byte[] kv = [0x0A, 1, (byte)'a', 0x10, 5, 0x18, 7, 0x20, 2, 0x2A, 1, (byte)'1'];
+        Assert.Equal(7, EtcdProto.ModRevision(Frame([.. header, 0x12, (byte)kv.Length, .. kv])));
+        Assert.Equal(0, EtcdProto.ModRevision(Frame(header)));
+
+        byte[] range = [0x0A, (byte)(kv.Length + 2), 0x12, (byte)kv.Length, .. kv];
+        Assert.Equal(new TxnAnswer(false, TxnOp.Range, false, 0, 7), EtcdProto.Txn(Frame([.. header, 0x1A, (byte)range.Length, .. range])));
+        Assert.Equal(new TxnAnswer(false, TxnOp.Range, false, 0, 0), EtcdProto.Txn(Frame([.. header, 0x1A, 2, 0x0A, 0])));
+        Assert.Equal(new TxnAnswer(true, TxnOp.Put, true, 0, 0), EtcdProto.Txn(Frame([.. header, 0x10, 1, 0x1A, 4, 0x12, 2, 0x12, 0])));
+        Assert.Equal(new TxnAnswer(true, TxnOp.Put, false, 0, 0), EtcdProto.Txn(Frame([.. header, 0x10, 1, 0x1A, 2, 0x12, 0])));
+        Assert.Equal(new TxnAnswer(true, TxnOp.Delete, false, 1, 0), EtcdProto.Txn(Frame([.. header, 0x10, 1, 0x1A, 4, 0x1A, 2, 0x10, 1])));
+        Assert.Throws<FormatException>(() => EtcdProto.Txn(Frame([.. header, 0x10, 1])));            // no response
+        Assert.Throws<FormatException>(() => EtcdProto.Txn(Frame([.. header, 0x1A, 2, 0x22, 0])));   // a nested txn: never asked for
+    }
+
     /// <summary>
     /// A length-delimited field's length that is negative as an int, past the end, or past
     /// 32 bits is refused wherever a field is skipped, not only where it is taken. Found by
@@ -85,6 +125,9 @@ public sealed class EtcdMessageTests
             () => EtcdProto.RangeValue(frame),
             () => EtcdProto.HasPreviousValue(frame),
             () => EtcdProto.Token(frame),
+            () => EtcdProto.Header(frame),
+            () => EtcdProto.ModRevision(frame),
+            () => EtcdProto.Txn(frame),
         })
         {
             // On a thread of its own, with a bound: the bug this guards against never returns.

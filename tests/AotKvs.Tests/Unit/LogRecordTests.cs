@@ -8,12 +8,12 @@ namespace AotKvs.Tests.Unit;
 [Trait("Category", "Unit")]
 public sealed class LogRecordTests
 {
-    private static byte[] Record(RecordKind kind, string key, string value)
+    private static byte[] Record(RecordKind kind, string key, string value, ulong version = 0)
     {
         var keyBytes = Encoding.UTF8.GetBytes(key);
         var valueBytes = Encoding.UTF8.GetBytes(value);
-        var record = new byte[LogRecord.Size(keyBytes.Length, valueBytes.Length)];
-        Assert.Equal(record.Length, LogRecord.Write(record, kind, keyBytes, valueBytes));
+        var record = new byte[LogRecord.Size(kind, keyBytes.Length, valueBytes.Length)];
+        Assert.Equal(record.Length, LogRecord.Write(record, kind, keyBytes, valueBytes, version));
         return record;
     }
 
@@ -22,19 +22,41 @@ public sealed class LogRecordTests
         Assert.Equal(0xE3069283u, Crc32C.Compute("123456789"u8));
 
     [Theory]
-    [InlineData(true, "k", "{\"a\": [1, 2.50, null]}")]
-    [InlineData(true, "ключ/🙂", "\"\"")]
-    [InlineData(false, "gone", "")]
-    public void A_record_reads_back_as_written(bool put, string key, string value)
+    [InlineData((byte)3, "k", "{\"a\": [1, 2.50, null]}", 1UL)]
+    [InlineData((byte)3, "ключ/🙂", "\"\"", ulong.MaxValue)]
+    [InlineData((byte)4, "", "", 300UL)]
+    [InlineData((byte)1, "k", "[1]", 0UL)]   // from before versions
+    [InlineData((byte)2, "gone", "", 0UL)]
+    public void A_record_reads_back_as_written(byte kindByte, string key, string value, ulong version)
     {
-        var kind = put ? RecordKind.Put : RecordKind.Delete;
-        var record = Record(kind, key, value);
-        Assert.Equal(ReadStatus.Record, LogRecord.TryRead(record, out var readKind, out var readKey, out var readValue, out var size));
+        var kind = (RecordKind)kindByte;
+        var record = Record(kind, key, value, version);
+        Assert.Equal(ReadStatus.Record, LogRecord.TryRead(record, out var readKind, out var readKey, out var readValue, out var readVersion, out var size));
         Assert.Equal(kind, readKind);
         Assert.Equal(key, Encoding.UTF8.GetString(readKey));
         Assert.Equal(value, Encoding.UTF8.GetString(readValue));
+        Assert.Equal(version, readVersion);
         Assert.Equal(record.Length, size);
     }
+
+    [Fact]
+    public void A_versioned_put_is_the_old_layout_with_the_version_after_the_key_length()
+    {
+        // [crc][payload 14][kind 3][key length 1][version 0x0102 LE, 8 bytes][k][[1]]
+        var record = Record(RecordKind.VersionedPut, "k", "[1]", 0x0102);
+        Assert.Equal(new byte[] { 14, 0, 0, 0, 3, 1, 2, 1, 0, 0, 0, 0, 0, 0, (byte)'k', (byte)'[', (byte)'1', (byte)']' }, record[4..]);
+        Assert.Equal(Crc32C.Compute(record.AsSpan(4)), System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(record));
+        // The old layout, kind 1, is 8 bytes shorter.
+        Assert.Equal(record.Length - 8, Record(RecordKind.Put, "k", "[1]").Length);
+    }
+
+    [Theory]
+    [InlineData((byte)3, "k", "1", 0UL)]      // version 0 is "none"
+    [InlineData((byte)4, "", "", 0UL)]
+    [InlineData((byte)4, "k", "", 5UL)]      // a floor names no key
+    [InlineData((byte)4, "", "1", 5UL)]      // and has no value
+    public void A_version_record_that_means_nothing_is_corrupt(byte kind, string key, string value, ulong version) =>
+        Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(Record((RecordKind)kind, key, value, version), out _, out _, out _, out _, out _));
 
     [Fact]
     public void Every_cut_short_record_is_incomplete_and_says_how_much_it_needs()
@@ -42,7 +64,7 @@ public sealed class LogRecordTests
         var record = Record(RecordKind.Put, "key", "[1,2,3]");
         for (var length = 0; length < record.Length; length++)
         {
-            Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record.AsSpan(0, length), out _, out _, out _, out var needed));
+            Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record.AsSpan(0, length), out _, out _, out _, out _, out var needed));
             Assert.True(needed > length);
         }
     }
@@ -50,18 +72,18 @@ public sealed class LogRecordTests
     [Fact]
     public void Every_flipped_bit_is_caught()
     {
-        var record = Record(RecordKind.Put, "key", "{\"v\": 12345}");
+        var record = Record(RecordKind.VersionedPut, "key", "{\"v\": 12345}", 77);
         for (var bit = 0; bit < record.Length * 8; bit++)
         {
             var damaged = (byte[])record.Clone();
             damaged[bit / 8] ^= (byte)(1 << (bit % 8));
-            Assert.NotEqual(ReadStatus.Record, LogRecord.TryRead(damaged, out _, out _, out _, out _));
+            Assert.NotEqual(ReadStatus.Record, LogRecord.TryRead(damaged, out _, out _, out _, out _, out _));
         }
     }
 
     [Fact]
     public void Zeros_are_not_a_record() =>
-        Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(new byte[64], out _, out _, out _, out _));
+        Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(new byte[64], out _, out _, out _, out _, out _));
 
     [Fact]
     public void A_delete_with_a_value_is_corrupt()
@@ -70,6 +92,6 @@ public sealed class LogRecordTests
         record[8] = (byte)RecordKind.Delete;
         // Re-seal it so that only the meaning is wrong, not the checksum.
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(record, Crc32C.Compute(record.AsSpan(4)));
-        Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(record, out _, out _, out _, out _));
+        Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(record, out _, out _, out _, out _, out _));
     }
 }

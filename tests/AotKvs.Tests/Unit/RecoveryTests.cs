@@ -30,8 +30,9 @@ public sealed class RecoveryTests : IDisposable
         {
             var k = Encoding.UTF8.GetBytes(key);
             var v = value is null ? [] : Encoding.UTF8.GetBytes(value);
-            var record = new byte[LogRecord.Size(k.Length, v.Length)];
-            LogRecord.Write(record, value is null ? RecordKind.Delete : RecordKind.Put, k, v);
+            var kind = value is null ? RecordKind.Delete : RecordKind.Put; // the format from before versions: still read
+            var record = new byte[LogRecord.Size(kind, k.Length, v.Length)];
+            LogRecord.Write(record, kind, k, v);
             log.Write(record);
         }
         return log.ToArray();
