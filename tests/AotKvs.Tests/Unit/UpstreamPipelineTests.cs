@@ -44,7 +44,8 @@ public sealed partial class UpstreamPipelineTests : IDisposable
 
     public UpstreamPipelineTests() => _listener.Start();
 
-    private void NewPipeline(int connections = 2, int lanes = 1, int maxBatch = 8, TimeSpan? timeout = null, UpstreamPipeline.Timing? timing = null)
+    private void NewPipeline(int connections = 2, int lanes = 1, int maxBatch = 8, TimeSpan? timeout = null, UpstreamPipeline.Timing? timing = null,
+        Func<CancellationToken, ValueTask<Socket>>? dial = null)
     {
         var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -53,7 +54,7 @@ public sealed partial class UpstreamPipelineTests : IDisposable
         var readiness = new Readiness(null, NullLogger<Readiness>.Instance);
         var metrics = new ServiceMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector, options, readiness, new BufferBudget(long.MaxValue));
         _permits = new SemaphoreSlim(connections, connections);
-        _pool = new UpstreamPool(connections, DialAsync, _budget);
+        _pool = new UpstreamPool(connections, dial ?? DialAsync, _budget);
         _owned.Add(_pool);
         _pipeline = new UpstreamPipeline(lanes, maxBatch, _pool, _permits, new UpstreamReport(readiness, metrics), new DeadlinePool(timeout ?? Bound), timing ?? Wide);
     }
@@ -527,5 +528,66 @@ public sealed partial class UpstreamPipelineTests
         Assert.True(PermitsAllBack());
         Assert.True(Poll.Until(() => lane.IsIdle, Bound));
         Assert.True(Main(0).ClosedByForwarder());
+    }
+}
+
+public sealed partial class UpstreamPipelineTests
+{
+    [Fact]
+    public async Task Batches_whose_answers_are_at_hand_run_inline_at_most_four_deep_and_then_on_the_thread_pool()
+    {
+        // Each connection main gives already holds its answer: every batch completes without
+        // waiting, and the next one, gathered while its answer was relayed, starts inside it.
+        const int count = 60;
+        var ready = new Queue<Socket>();
+        for (ulong tag = 1; tag <= count; tag++)
+        {
+            var client = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            var accepting = _listener.AcceptSocketAsync();
+            await client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)_listener.LocalEndpoint).Port);
+            var main = await accepting;
+            lock (_mainSides)
+                _mainSides.Add(new MainSide(main));
+            var answer = Encoding.Latin1.GetBytes(AnswerTo(tag, "Connection: close\r\n"));
+            await main.SendAsync(answer, SocketFlags.None);
+            Assert.True(Poll.Until(() => client.Available == answer.Length, Bound));
+            _owned.Add(client);
+            ready.Enqueue(client);
+        }
+        NewPipeline(dial: _ => ValueTask.FromResult(ready.Dequeue()));
+        var (lane, members) = Gather(1);
+        var depths = new List<int>();
+
+        async Task RelayAllAsync()
+        {
+            var request = members[0];
+            for (ulong tag = 1; ; tag++)
+            {
+                var answer = await _pipeline.ExchangeAsync(request, Deadline()).ConfigureAwait(false);
+                depths.Add(new System.Diagnostics.StackTrace().FrameCount);
+                Assert.Equal($"v{tag}", BodyOf(answer));
+                answer.Body.Dispose();
+                if (tag == count)
+                    return;
+                request = Enter(tag + 1, out _) ?? throw new Xunit.Sdk.XunitException($"request {tag + 1} did not join");
+            }
+        }
+        var relaying = RelayAllAsync();
+        await Task.Run(() => _pipeline.Finish(lane));
+        await relaying.WaitAsync(Bound);
+
+        // Runs nested on one stack: the stack deepens from one answer to the next.
+        var runs = new List<int> { 1 };
+        for (var i = 1; i < depths.Count; i++)
+        {
+            if (depths[i] > depths[i - 1])
+                runs[^1]++;
+            else
+                runs.Add(1);
+        }
+        Assert.True(runs.Max() <= 5, $"runs on one stack: {string.Join(",", runs)}");
+        Assert.True(runs.Count(r => r == 5) >= runs.Count - 3, $"runs on one stack: {string.Join(",", runs)}");
+        Assert.True(PermitsAllBack());
+        Assert.Equal(0, _budget.InUse);
     }
 }
