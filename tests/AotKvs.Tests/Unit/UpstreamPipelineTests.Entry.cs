@@ -250,3 +250,48 @@ public sealed partial class UpstreamPipelineTests
         Assert.Null(_pool.TakeIdle());
     }
 }
+
+public sealed partial class UpstreamPipelineTests
+{
+    [Fact]
+    public async Task When_the_first_answer_is_not_tied_to_its_request_every_other_member_is_told_the_connection_failed()
+    {
+        NewPipeline();
+        var (lane, members) = Gather(1, 2, 3);
+        var answers = members.Select(m => Exchange(m, Deadline())).ToList();
+
+        _pipeline.Finish(lane);
+        var main = Main(0);
+        await main.ReadAsync(3);
+        await main.AnswerAsync(2, 1, 3);
+
+        var own = await Assert.ThrowsAsync<HttpRequestException>(() => answers[0]);
+        foreach (var other in answers.Skip(1))
+            Assert.Same(own, (await Assert.ThrowsAsync<HttpIOException>(() => other)).InnerException);
+        Assert.True(PermitsAllBack());
+    }
+
+    [Fact]
+    public async Task A_slow_answer_over_the_budget_counts_as_an_answer_for_the_gaps_after_it()
+    {
+        NewPipeline(maxBatch: 16);
+        _budget.ReserveAnyway((1 << 20) - 100);
+        var tags = new ulong[] { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+        var (lane, members) = Gather(tags);
+        var answers = members.Select(m => Exchange(m, Deadline())).ToList();
+        _pipeline.Finish(lane);
+        var main = Main(0);
+        await main.ReadAsync(tags.Length);
+
+        // Each slow answer is one main could not be held to: the answer after it comes at once.
+        await main.AnswerAsync(1);
+        for (ulong tag = 2; tag <= 8; tag += 2)
+        {
+            await Task.Delay(20);
+            await main.WriteAsync(AnswerTo(tag, body: new string('x', 10_000)) + AnswerTo(tag + 1));
+        }
+        await Task.WhenAll(answers.Where((_, i) => i % 2 == 0));
+
+        Assert.False(Paused()); // four slow gaps among four quick ones
+    }
+}

@@ -41,6 +41,7 @@ public sealed partial class UpstreamPipelineTests : IDisposable
     private SemaphoreSlim _permits = null!;
     private UpstreamPool _pool = null!;
     private UpstreamPipeline _pipeline = null!;
+    private DeadlinePool _bounds = null!;
 
     public UpstreamPipelineTests() => _listener.Start();
 
@@ -56,7 +57,8 @@ public sealed partial class UpstreamPipelineTests : IDisposable
         _permits = new SemaphoreSlim(connections, connections);
         _pool = new UpstreamPool(connections, dial ?? DialAsync, _budget);
         _owned.Add(_pool);
-        _pipeline = new UpstreamPipeline(lanes, maxBatch, _pool, _permits, new UpstreamReport(readiness, metrics), new DeadlinePool(timeout ?? Bound), timing ?? Wide);
+        _bounds = new DeadlinePool(timeout ?? Bound);
+        _pipeline = new UpstreamPipeline(lanes, maxBatch, _pool, _permits, new UpstreamReport(readiness, metrics), _bounds, timing ?? Wide);
     }
 
     private async ValueTask<Socket> DialAsync(CancellationToken cancel)
@@ -211,6 +213,8 @@ public sealed partial class UpstreamPipelineTests
     public async Task A_batch_goes_in_one_write_each_member_gets_its_own_answer_and_everything_it_held_comes_back()
     {
         NewPipeline();
+        var bound = _bounds.Rent();
+        _bounds.Return(bound); // the one the batch takes, and gives back
         var (lane, members) = Gather(1, 2, 3);
         var answers = members.Select(m => Exchange(m, Deadline())).ToList();
         Assert.False(lane.IsIdle);
@@ -229,6 +233,7 @@ public sealed partial class UpstreamPipelineTests
         foreach (var answer in got)
             answer.Body.Dispose();
         Assert.Equal(0, _budget.InUse);
+        Assert.Same(bound, _bounds.Rent());
         Assert.Contains("kvs_forward_batches_total 1", _collector.Scrape());
         Assert.Contains("kvs_forward_pipelined_total 3", _collector.Scrape());
 
@@ -271,7 +276,7 @@ public sealed partial class UpstreamPipelineTests
         _pipeline.Finish(lane);
 
         foreach (var answer in answers)
-            await Assert.ThrowsAsync<NoConnectionFreeException>(() => answer);
+            Assert.Contains("no connection to main came free", (await Assert.ThrowsAsync<NoConnectionFreeException>(() => answer)).Message);
         Assert.Equal(0, Dials);
         Assert.True(Poll.Until(() => lane.IsIdle, Bound));
         Assert.Equal(0, _permits.CurrentCount); // the batch never held one, so it gave none back
@@ -405,6 +410,7 @@ public sealed partial class UpstreamPipelineTests
         Assert.Contains("not tied", own.Message);
         var after = await Assert.ThrowsAsync<HttpIOException>(() => answers[2]); // told the connection failed, not the other's cause
         Assert.Same(own, after.InnerException);
+        Assert.Contains("failed before this request's answer", after.Message);
         Assert.True(main.ClosedByForwarder());
         Assert.True(PermitsAllBack());
         Assert.Null(_pool.TakeIdle());
