@@ -20,16 +20,22 @@ internal sealed class UpstreamPool : IDisposable
     private readonly UpstreamConnection[] _idle;
     private readonly Timer _sweeper;
     private readonly BufferBudget _budget;
+    private readonly long _idleTimeout; // Stopwatch ticks
     private int _idleCount;
     private int _generation;
 
-    /// <summary><paramref name="dial"/> opens one connection to main; tests put a scripted main there.</summary>
-    public UpstreamPool(int maxConnections, Func<CancellationToken, ValueTask<Socket>> dial, BufferBudget budget)
+    /// <summary>
+    /// <paramref name="dial"/> opens one connection to main; tests put a scripted main there.
+    /// <paramref name="idleTimeout"/>: instead of <see cref="IdleTimeout"/> (tests shorten it).
+    /// </summary>
+    public UpstreamPool(int maxConnections, Func<CancellationToken, ValueTask<Socket>> dial, BufferBudget budget, TimeSpan? idleTimeout = null)
     {
         _dial = dial;
         _budget = budget;
         _idle = new UpstreamConnection[maxConnections];
-        _sweeper = new Timer(static pool => ((UpstreamPool)pool!).CloseExpired(), this, IdleTimeout / 5, IdleTimeout / 5);
+        var idle = idleTimeout ?? IdleTimeout;
+        _idleTimeout = (long)(idle.TotalSeconds * Stopwatch.Frequency);
+        _sweeper = new Timer(static pool => ((UpstreamPool)pool!).CloseExpired(), this, idle / 5, idle / 5);
     }
 
     /// <summary>Opens a TCP connection to the forwarding target (its name resolved on every dial).</summary>
@@ -138,7 +144,7 @@ internal sealed class UpstreamPool : IDisposable
     /// </summary>
     public UpstreamConnection? TakeIdle()
     {
-        var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        var expired = Stopwatch.GetTimestamp() - _idleTimeout;
         while (true)
         {
             UpstreamConnection connection;
@@ -155,10 +161,10 @@ internal sealed class UpstreamPool : IDisposable
         }
     }
 
-    /// <summary>Closes idle connections older than <see cref="IdleTimeout"/> (the oldest are at the bottom).</summary>
+    /// <summary>Closes idle connections older than the idle timeout (the oldest are at the bottom).</summary>
     private void CloseExpired()
     {
-        var expired = Stopwatch.GetTimestamp() - (long)(IdleTimeout.TotalSeconds * Stopwatch.Frequency);
+        var expired = Stopwatch.GetTimestamp() - _idleTimeout;
         lock (_idle)
         {
             var old = 0;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using AotKvs.Forwarding.Client;
 
 namespace AotKvs.Forwarding.Pipelining;
@@ -102,6 +103,7 @@ internal sealed class UpstreamPipeline
                 lane = candidate;
                 return null;
             }
+            // Stryker disable once Equality : among lanes equally loaded, either is the least loaded
             if (candidate.Waiting < fewest.Waiting)
                 fewest = candidate;
         }
@@ -117,6 +119,7 @@ internal sealed class UpstreamPipeline
         if (t_inlineRuns >= MaxInlineRuns)
         {
             // Batches whose answers are all at hand finish inline: a chain of them would nest without end.
+            // Stryker disable once Boolean : preferLocal only picks the thread-pool queue the batch waits in
             ThreadPool.UnsafeQueueUserWorkItem(static batch => Run(batch.Pipeline, batch.Batch), (Pipeline: this, Batch: next), preferLocal: true);
             return;
         }
@@ -135,6 +138,7 @@ internal sealed class UpstreamPipeline
     {
         var running = pipeline.RunAsync(batch);
         if (running.IsCompletedSuccessfully)
+            // Stryker disable once Statement : only hands the pooled state machine back (RunAsync never throws)
             running.GetAwaiter().GetResult(); // hands the pooled state machine back
         else
             _ = running.AsTask(); // it reports every outcome to its members itself
@@ -157,7 +161,7 @@ internal sealed class UpstreamPipeline
                 return; // everyone gave up before it went
             // The batch's bound ends with the last member's own deadline: after that nobody waits.
             var left = _timeout - Stopwatch.GetElapsedTime(batch.LastArrival);
-            bound.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            bound.CancelAfter(TimeSpan.FromTicks(Math.Max(left.Ticks, 0)));
             if (!_permits.Wait(0))
             {
                 try
@@ -297,8 +301,8 @@ internal sealed class UpstreamPipeline
         var theirs = failure is NoConnectionFreeException or SocketException or HttpIOException
             ? failure
             : new HttpIOException(HttpRequestError.ResponseEnded, "the pipelined connection to main failed before this request's answer", failure);
-        for (var i = first; i < batch.Members.Count; i++)
-            batch.Members[i].Fail(theirs);
+        foreach (var member in CollectionsMarshal.AsSpan(batch.Members)[first..])
+            member.Fail(theirs);
     }
 
     /// <summary>Notes when answer <paramref name="index"/> of a batch came, for the slow-main watch.</summary>
