@@ -61,14 +61,24 @@ public sealed partial class ForwarderTests : IDisposable
     /// A forwarder's first request to a main goes alone with Connection: close; once main has
     /// echoed its tag, main is known to be an AotKvs main (keep-alive, pipelining). Main
     /// answers this one itself (it is not in <see cref="ScriptedMain.Seen"/>), and its
-    /// connection is not counted among the dials.
+    /// connection is not counted among the dials. The proof is set-up, not the behaviour
+    /// under test: on a loaded machine a short forward timeout can end it with a 503, so it
+    /// is tried at most three times.
     /// </summary>
     private void ProveMain(Forwarder forwarder)
     {
-        var context = Request("GET", ScriptedMain.ProofPath);
-        forwarder.ForwardAsync(context).GetAwaiter().GetResult();
-        Assert.Equal(200, context.Response.StatusCode);
-        Assert.True(Poll.Until(() => _main.Closed == 1, TimeSpan.FromSeconds(5)), "the first connection was kept");
+        var attempts = 0;
+        int status;
+        do
+        {
+            attempts++;
+            var context = Request("GET", ScriptedMain.ProofPath);
+            forwarder.ForwardAsync(context).GetAwaiter().GetResult();
+            status = context.Response.StatusCode;
+        }
+        while (status == 503 && attempts < 3);
+        Assert.Equal(200, status);
+        Assert.True(Poll.Until(() => _main.Closed == attempts, TimeSpan.FromSeconds(5)), "the first connection was kept");
         _main.ResetClosed();
         _dials = 0;
     }
