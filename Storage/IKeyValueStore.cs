@@ -38,9 +38,12 @@ internal interface IKeyValueStore
     /// <summary>
     /// Stores the value if <paramref name="condition"/> holds for the key's current version
     /// (Created, Replaced, or PreconditionFailed, changing nothing); when it returns, the change
-    /// is as durable as the store promises.
+    /// is as durable as the store promises. <paramref name="lifetime"/>: from
+    /// <see cref="Lifetime.Deadline"/> on, the key is absent (it expired: its version is 0 and
+    /// its waiters wake); <see cref="Lifetime.Forever"/> stores it without a deadline, removing
+    /// any the key had. A key that has expired is absent to every call, sweep or not.
     /// </summary>
-    ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel);
+    ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel);
 
     /// <summary>
     /// Deleted if the key existed and <paramref name="condition"/> held; NotFound for an
@@ -48,6 +51,37 @@ internal interface IKeyValueStore
     /// answer would otherwise succeed); PreconditionFailed, changing nothing.
     /// </summary>
     ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel);
+
+    /// <summary>
+    /// Completes once the key's current version is not <paramref name="version"/> (0: absent,
+    /// expired included): at once if it already differs, a change since the caller's read
+    /// included, so no change between a read and this call is ever missed. Changes the caller
+    /// has not seen may come and go while it waits; it is told of a difference, not of every
+    /// change. Throws OperationCanceledException when <paramref name="cancel"/> fires (the
+    /// caller's wait ended or its client left) and StoreException when the store cannot watch.
+    /// </summary>
+    ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel);
+}
+
+/// <summary>How long a PUT's value lives: forever, or until a deadline some whole seconds away.</summary>
+internal readonly record struct Lifetime(int Seconds)
+{
+    /// <summary>The longest lifetime a PUT may ask for: ten years.</summary>
+    public const int MaxSeconds = 315_360_000;
+
+    public static Lifetime Forever => default;
+
+    public bool IsForever => Seconds == 0;
+
+    /// <summary>The deadline in Unix milliseconds (wall clock, so a data dir's deadlines outlive restarts) of a write made at <paramref name="nowUnixMs"/>.</summary>
+    public long Deadline(long nowUnixMs) => IsForever ? 0 : nowUnixMs + Seconds * 1000L;
+}
+
+/// <summary>The calls that most callers make without a lifetime.</summary>
+internal static class KeyValueStoreExtensions
+{
+    public static ValueTask<WriteResult> PutAsync(this IKeyValueStore store, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel) =>
+        store.PutAsync(key, valueJson, condition, Lifetime.Forever, cancel);
 }
 
 /// <summary>A GET's result: the value's JSON text and its version, or nothing.</summary>

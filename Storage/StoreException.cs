@@ -11,6 +11,12 @@ internal enum StoreFailure
 
     /// <summary>This store cannot check a precondition in the same step as the change.</summary>
     ConditionsUnsupported,
+
+    /// <summary>This store cannot give a value a deadline.</summary>
+    ExpiryUnsupported,
+
+    /// <summary>This store cannot wait for a key to change: a waiting request is answered at once, as if it had not asked to wait.</summary>
+    WatchUnsupported,
 }
 
 /// <summary>A store's refusal; <see cref="Exception.Message"/> says why, for the log, never for the client.</summary>

@@ -28,8 +28,10 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
         return value is null ? StoredValue.Missing : new StoredValue(true, value, Version(modRevision));
     }
 
-    public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
+    public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
     {
+        if (!lifetime.IsForever)
+            throw new StoreException(StoreFailure.ExpiryUnsupported, "leases are not used yet");
         if (!condition.IsNone)
             return await new EtcdConditional(this, channel, prefix, key, valueJson, condition).RunAsync(cancel);
         var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span), cancel);
@@ -46,6 +48,9 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
         var answer = await channel.CallAsync(EtcdCall.DeleteRange, EtcdProto.KeyOnly(prefix, key.Span), cancel);
         return new(Read(answer, EtcdProto.Deleted) > 0 ? WriteOutcome.Deleted : WriteOutcome.NotFound, 0);
     }
+
+    public ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel) =>
+        throw new StoreException(StoreFailure.WatchUnsupported, "etcd watches are not used yet");
 
     /// <summary>
     /// A linearizable read of the prefix itself, a key that never holds a value (keys are

@@ -34,8 +34,10 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
     /// <summary>The data dir's own, made with it and kept in it: its versions outlive restarts.</summary>
     public string VersionScope => dir.VersionScope;
 
-    public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
+    public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
     {
+        if (!lifetime.IsForever)
+            throw new StoreException(StoreFailure.ExpiryUnsupported, "the log does not record deadlines yet");
         WriteResult outcome;
         Task committed;
         lock (log.Gate) // every change takes it: the check below and the change are one step
@@ -76,6 +78,10 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
         ThrowIfFailed();
         return AnswerOnceDurable(key.Span, outcome);
     }
+
+    /// <summary>Memory's waiters: every change reaches memory under the log's lock. A woken reader's GET still waits for durability.</summary>
+    public ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel) =>
+        memory.WaitForChangeAsync(key, version, cancel);
 
     /// <summary>The 412 for a condition the key's current version fails; null when it holds.</summary>
     private WriteResult? Refused(ReadOnlySpan<byte> key, Precondition condition)
