@@ -14,6 +14,7 @@ internal sealed class ExpirySweeper : IDisposable
 {
     private const int BatchSize = 1024;
     private const int CompactAtLeast = 1024;
+    private const long MaxTimerMs = 24 * 3600 * 1000;
 
     private readonly Lock _lock = new();
     private readonly PriorityQueue<byte[], long> _due = new();
@@ -122,7 +123,8 @@ internal sealed class ExpirySweeper : IDisposable
     private void Arm(long deadline)
     {
         _armedFor = deadline;
-        var wait = Math.Max(0, deadline - _clock.GetUtcNow().ToUnixTimeMilliseconds());
+        // A timer takes at most about 49 days; a later deadline is reached in turns of a day.
+        var wait = Math.Clamp(deadline - _clock.GetUtcNow().ToUnixTimeMilliseconds(), 0, MaxTimerMs);
         _timer.Change(TimeSpan.FromMilliseconds(wait), Timeout.InfiniteTimeSpan);
     }
 
