@@ -163,7 +163,8 @@ public sealed partial class ForwarderTests
     [Fact]
     public async Task A_waiting_get_is_never_pipelined_and_nothing_waits_behind_it()
     {
-        using var forwarder = NewForwarder(TimeSpan.FromSeconds(10), upstreamConnections: 5, pipelineTiming: WideWindow);
+        // A bound far beyond every poll: a request held back behind a lane shows as such, not as a timeout.
+        using var forwarder = NewForwarder(TimeSpan.FromSeconds(30), upstreamConnections: 5, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
         var answerWait = new TaskCompletionSource();
         _script = async (request, _) =>
@@ -287,7 +288,7 @@ public sealed partial class ForwarderTests
     [Fact]
     public async Task A_client_that_leaves_a_wait_closes_its_connection_to_main()
     {
-        using var forwarder = NewForwarder(TimeSpan.FromSeconds(10), upstreamConnections: 5, pipelineTiming: WideWindow);
+        using var forwarder = NewForwarder(TimeSpan.FromSeconds(30), upstreamConnections: 5, pipelineTiming: WideWindow);
         var gate = new TaskCompletionSource();
         _script = async (request, cancel) =>
         {
