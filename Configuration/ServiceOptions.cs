@@ -20,9 +20,7 @@ internal sealed record ServiceOptions(
     int? Port,
     TimeSpan ReadyProbeInterval,
     LogSettings Logs,
-    DurabilitySettings? Durability = null,
-    int MaxWaitSeconds = 300,
-    int MaxWaiters = 8192)
+    DurabilitySettings? Durability = null)
 {
     public bool IsForwarding => Forwarding is not null;
     public string Role => IsForwarding ? "forwarding" : "main";
@@ -43,9 +41,7 @@ internal sealed record ServiceOptions(
         Port: Settings.Port.ReadIfSet(config),
         ReadyProbeInterval: TimeSpan.FromMilliseconds(Settings.ReadyProbeMs.Read(config)),
         Logs: LogSettings.Load(config),
-        Durability: ReadDurability(config),
-        MaxWaitSeconds: Settings.MaxWaitSeconds.Read(config),
-        MaxWaiters: Settings.MaxWaiters.Read(config));
+        Durability: ReadDurability(config));
 
     /// <summary>A main keeps its data in one place: over a cluster, a data dir of its own would never be read.</summary>
     private static DurabilitySettings? ReadDurability(IConfiguration config)

@@ -13,7 +13,7 @@ namespace AotKvs.Endpoints;
 /// </summary>
 internal static class KeyValueEndpoints
 {
-    private const string PreferenceApplied = "Preference-Applied";
+    private const string PreferenceApplied = PreferHeader.AppliedName;
 
     public static IEndpointRouteBuilder MapKeyValueStore(this IEndpointRouteBuilder app)
     {
@@ -93,8 +93,8 @@ internal static class KeyValueEndpoints
             // answer), the tags named no version: read them again now that it has.
             if (!condition.IsNone && !scopeKnown)
                 _ = Preconditions.TryRead(context.Request.Headers, tags, out condition);
-            asksToWait = WaitPreference.TryRead(context.Request.Headers["Prefer"], out var seconds);
-            if (asksToWait && condition.IfNoneMatch.Present && WaitingReads.Unchanged(condition, found) && (found.Found ? found.Version != 0 : tags.HasVersions))
+            asksToWait = PreferHeader.TryReadWait(context.Request.Headers, out var seconds);
+            if (asksToWait && seconds > 0 && condition.IfNoneMatch.Present && WaitingReads.Unchanged(condition, found) && (found.Found ? found.Version != 0 : tags.HasVersions))
             {
                 var response = context.Response;
                 found = await waits.WaitAsync(store, key.Utf8, condition, found, seconds, granted =>

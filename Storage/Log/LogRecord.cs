@@ -36,6 +36,13 @@ internal static class LogRecord
     private const int FixedPayloadBytes = 2;
     private const int VersionBytes = 8;
 
+    /// <summary>
+    /// The largest version a record may carry: a store's counter never comes near it, and it
+    /// leaves room below 2^63 (where <see cref="Entry"/> keeps a flag) for the versions that
+    /// recovery gives records from before versions.
+    /// </summary>
+    public const ulong MaxVersion = 1UL << 62;
+
     public static bool HasVersion(RecordKind kind) => kind is RecordKind.VersionedPut or RecordKind.VersionFloor;
 
     public static int Size(RecordKind kind, int keyLength, int valueLength) =>
@@ -84,6 +91,8 @@ internal static class LogRecord
             return ReadStatus.Corrupt;
         if (HasVersion(kind))
             version = BinaryPrimitives.ReadUInt64LittleEndian(record[10..]);
+        if (version > MaxVersion)
+            return ReadStatus.Corrupt; // never written
         key = record.Slice(HeaderBytes + fixedBytes, keyLength);
         value = record[(HeaderBytes + fixedBytes + keyLength)..];
         return kind switch

@@ -56,6 +56,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Sealed(3, [9, 1, (byte)'k']),                  // an unknown kind
         Sealed(2, [1, 0]),                             // a put of the empty key, no value
         Record(RecordKind.VersionedPut, "k", "[1]", 7),
+        Record(RecordKind.VersionFloor, "", "", LogRecord.MaxVersion),
         Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),
         [.. Record(RecordKind.Put, "a", "1"), .. Record(RecordKind.VersionFloor, "", "", 9), .. Record(RecordKind.VersionedPut, "a", "2", 12),
          .. Record(RecordKind.Delete, "a", ""), .. Record(RecordKind.VersionedPut, "b", "3", 10)],
@@ -200,8 +201,8 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             1 => keyLength <= payload - 2,
             2 => keyLength == payload - 2,                         // no value
-            3 => versioned && keyLength <= payload - 10 && version != 0,
-            4 => versioned && keyLength == 0 && payload == 10 && version != 0, // no key, no value
+            3 => versioned && keyLength <= payload - 10 && version is not 0 and <= LogRecord.MaxVersion,
+            4 => versioned && keyLength == 0 && payload == 10 && version is not 0 and <= LogRecord.MaxVersion, // no key, no value
             _ => false,
         };
         return (ok ? ReadStatus.Record : ReadStatus.Corrupt, 8 + payload);
@@ -309,7 +310,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             var key = random.Pick(["a", "b", "k", "ключ", "🙂", "", new string('k', 255), random.Digits(random.Next(10))]);
             var value = random.Chance(30) ? "" : random.Pick(["1", "\"v\"", "[1,2,3]", "{\"a\": null}", random.Digits(random.Size(16, 2000))]);
-            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), ulong.MaxValue - 1, ulong.MaxValue]);
+            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), LogRecord.MaxVersion, LogRecord.MaxVersion + 1, ulong.MaxValue]);
             var put = random.Chance(50) ? RecordKind.Put : RecordKind.VersionedPut; // before versions, and now
             var record = random.Chance(5) ? Record(RecordKind.VersionFloor, "", "", version)
                 : Record(random.Chance(75) && value.Length > 0 ? put : RecordKind.Delete, key, random.Chance(75) ? value : "", version);

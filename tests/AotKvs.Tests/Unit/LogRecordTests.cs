@@ -23,7 +23,7 @@ public sealed class LogRecordTests
 
     [Theory]
     [InlineData((byte)3, "k", "{\"a\": [1, 2.50, null]}", 1UL)]
-    [InlineData((byte)3, "ключ/🙂", "\"\"", ulong.MaxValue)]
+    [InlineData((byte)3, "ключ/🙂", "\"\"", LogRecord.MaxVersion)]
     [InlineData((byte)4, "", "", 300UL)]
     [InlineData((byte)1, "k", "[1]", 0UL)]   // from before versions
     [InlineData((byte)2, "gone", "", 0UL)]
@@ -55,6 +55,8 @@ public sealed class LogRecordTests
     [InlineData((byte)4, "", "", 0UL)]
     [InlineData((byte)4, "k", "", 5UL)]      // a floor names no key
     [InlineData((byte)4, "", "1", 5UL)]      // and has no value
+    [InlineData((byte)3, "k", "1", LogRecord.MaxVersion + 1)] // versions stay far below 2^63
+    [InlineData((byte)4, "", "", ulong.MaxValue)]
     public void A_version_record_that_means_nothing_is_corrupt(byte kind, string key, string value, ulong version) =>
         Assert.Equal(ReadStatus.Corrupt, LogRecord.TryRead(Record((RecordKind)kind, key, value, version), out _, out _, out _, out _, out _));
 
