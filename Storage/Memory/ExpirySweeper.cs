@@ -4,8 +4,9 @@ namespace AotKvs.Storage.Memory;
 /// Takes values out of the store at their deadlines, so that their waiters wake then and
 /// their memory goes. Reads never depend on it: a value past its deadline is absent to every
 /// call whether it has been swept or not. The sweep runs on a timer set for the earliest
-/// deadline, takes at most <see cref="BatchSize"/> values per turn and holds one shard's lock
-/// per value, so a million deadlines at once never stall requests for long.
+/// deadline, takes at most <see cref="BatchSize"/> values per turn (a turn a millisecond while
+/// more are due) and holds one shard's lock per value, so a million deadlines at once never
+/// stall requests for long.
 /// The queue holds entries, not keys: a value replaced before its deadline stays queued (and
 /// in memory) until the queue is compacted, which happens once such stale entries are more
 /// than half of it; so it holds at most about twice the live deadlines.
@@ -68,31 +69,32 @@ internal sealed class ExpirySweeper : IDisposable
                 Arm(0); // compact on the timer's thread, now
     }
 
-    /// <summary>One timer turn: expire what is due, compact if needed, set the timer again.</summary>
+    /// <summary>
+    /// One timer turn: expire at most one batch of what is due, compact if needed, set the
+    /// timer again: a millisecond later while more is due, so a million deadlines at once are
+    /// spread over a second of turns instead of holding a thread (of two, on a small machine)
+    /// for the whole sweep.
+    /// </summary>
     private void Sweep()
     {
         if (Interlocked.Exchange(ref _sweeping, 1) == 1)
             return; // a turn is running; it sets the timer again when it ends
+        var moreDue = false;
         try
         {
             var batch = new List<byte[]>(BatchSize);
-            while (true)
+            lock (_lock)
             {
-                batch.Clear();
-                lock (_lock)
-                {
-                    _armedFor = long.MaxValue;
-                    var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-                    while (batch.Count < BatchSize && _due.TryPeek(out var entry, out var deadline) && deadline <= now)
-                        batch.Add(_due.Dequeue());
-                }
-                foreach (var entry in batch)
-                    _expireIfCurrent(entry);
-                if (batch.Count < BatchSize)
-                    break;
+                _armedFor = long.MaxValue;
+                var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+                while (batch.Count < BatchSize && _due.TryPeek(out _, out var deadline) && deadline <= now)
+                    batch.Add(_due.Dequeue());
             }
+            foreach (var entry in batch)
+                _expireIfCurrent(entry);
+            moreDue = batch.Count == BatchSize;
             var stale = Volatile.Read(ref _stale);
-            if (stale >= CompactAtLeast && stale > Queued / 2)
+            if (!moreDue && stale >= CompactAtLeast && stale > Queued / 2)
                 Compact();
         }
         finally
@@ -100,7 +102,7 @@ internal sealed class ExpirySweeper : IDisposable
             Volatile.Write(ref _sweeping, 0);
             lock (_lock)
                 if (_due.TryPeek(out _, out var next))
-                    Arm(next);
+                    Arm(moreDue ? _clock.GetUtcNow().ToUnixTimeMilliseconds() + 1 : next);
         }
     }
 
