@@ -96,15 +96,10 @@ internal static class KeyValueEndpoints
             asksToWait = PreferHeader.TryReadWait(context.Request.Headers, out var seconds);
             if (asksToWait && seconds > 0 && condition.IfNoneMatch.Present && WaitingReads.Unchanged(condition, found) && (found.Found ? found.Version != 0 : tags.HasVersions))
             {
-                var response = context.Response;
-                found = await waits.WaitAsync(store, key.Utf8, condition, found, seconds, granted =>
-                {
-                    waited = granted > 0;
-                    if (waited)
-                        response.Headers[PreferenceApplied] = "wait=" + granted.ToString(CultureInfo.InvariantCulture);
-                    else
-                        response.Headers.Remove(PreferenceApplied);
-                }, context.RequestAborted);
+                (found, var granted) = await waits.WaitAsync(store, key.Utf8, condition, found, seconds, context.RequestAborted);
+                waited = granted > 0;
+                if (waited)
+                    context.Response.Headers[PreferenceApplied] = "wait=" + granted.ToString(CultureInfo.InvariantCulture);
             }
         }
         catch (StoreException e)

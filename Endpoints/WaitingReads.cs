@@ -42,24 +42,23 @@ internal sealed class WaitingReads
 
     /// <summary>
     /// Waits until the key's state is not <paramref name="found"/> or <paramref name="seconds"/>
-    /// pass (capped), and returns the state then; <paramref name="applied"/>: the seconds
-    /// granted, 0 when the request was answered without waiting (too many waiting, or a store
-    /// that cannot watch). Throws OperationCanceledException when the client leaves.
+    /// pass (capped), and returns the state then, with the seconds granted: 0 when the request
+    /// was answered without waiting (too many waiting, or a store that cannot watch). Throws
+    /// OperationCanceledException when the client leaves.
     /// </summary>
-    public async ValueTask<StoredValue> WaitAsync(IKeyValueStore store, ReadOnlyMemory<byte> key, Precondition condition, StoredValue found,
-        int seconds, Action<int> applied, CancellationToken aborted)
+    public async ValueTask<(StoredValue Found, int Granted)> WaitAsync(IKeyValueStore store, ReadOnlyMemory<byte> key, Precondition condition, StoredValue found,
+        int seconds, CancellationToken aborted)
     {
         var granted = Math.Min(seconds, _maxSeconds);
         if (Interlocked.Increment(ref _waiting) > _maxWaiters)
         {
             Interlocked.Decrement(ref _waiting);
             Ended("refused");
-            return found;
+            return (found, 0);
         }
         var outcome = "failed"; // the store failed while it waited: the client gets its refusal
         try
         {
-            applied(granted);
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
             wait.CancelAfter(TimeSpan.FromSeconds(granted));
             while (Unchanged(condition, found))
@@ -71,19 +70,18 @@ internal sealed class WaitingReads
                 catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
                 {
                     outcome = "timeout";
-                    return found;
+                    return (found, granted);
                 }
                 catch (StoreException e) when (e.Failure == StoreFailure.WatchUnsupported)
                 {
-                    applied(0);
                     outcome = "refused";
-                    return found;
+                    return (found, 0);
                 }
                 // A change can be undone before this read (a key created and deleted again): then wait on.
                 found = await store.GetAsync(key, aborted);
             }
             outcome = "changed";
-            return found;
+            return (found, granted);
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
