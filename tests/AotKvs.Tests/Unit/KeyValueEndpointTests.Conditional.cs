@@ -110,11 +110,14 @@ public sealed partial class KeyValueEndpointTests
             return found with { Version = 0 };
         }
 
-        public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
+        public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
         {
             Unconditional.Require(condition);
             return new(inner.Put(key.Span, valueJson.Span, condition) with { Version = 0 });
         }
+
+        public ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel) =>
+            throw new StoreException(StoreFailure.WatchUnsupported, "a store without versions cannot tell a change");
 
         public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
         {

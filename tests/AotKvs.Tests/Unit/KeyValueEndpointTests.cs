@@ -94,10 +94,16 @@ public sealed partial class KeyValueEndpointTests
 
         public string? VersionScope => inner.VersionScope;
 
-        public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel)
+        public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
         {
             await Task.Yield();
-            return await inner.PutAsync(key, valueJson, condition, cancel);
+            return await inner.PutAsync(key, valueJson, condition, lifetime, cancel);
+        }
+
+        public async ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel)
+        {
+            await Task.Yield();
+            await inner.WaitForChangeAsync(key, version, cancel);
         }
 
         public async ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
@@ -116,7 +122,9 @@ public sealed partial class KeyValueEndpointTests
 
         public string VersionScope => "refuses";
 
-        public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, CancellationToken cancel) => throw Refusal();
+        public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel) => throw Refusal();
+
+        public ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel) => throw Refusal();
 
         public ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel) => throw Refusal();
 
