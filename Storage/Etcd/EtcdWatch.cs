@@ -40,7 +40,7 @@ internal sealed class EtcdWatch : IDisposable
     /// </summary>
     public async Task<(WatchAnswer Answer, ResponseHeader Header)> NextAsync(CancellationToken cancel)
     {
-        if (!await FillAsync(_prefix, cancel))
+        if (!await FillAsync(_prefix, mayEnd: true, cancel))
             throw Ended();
         if (_prefix[0] != 0)
             throw Malformed("not an uncompressed gRPC message");
@@ -52,8 +52,7 @@ internal sealed class EtcdWatch : IDisposable
         }
         var frame = new byte[5 + length];
         _prefix.CopyTo(frame, 0);
-        if (!await FillAsync(frame.AsMemory(5), cancel))
-            throw Malformed("a gRPC message cut short");
+        await FillAsync(frame.AsMemory(5), mayEnd: false, cancel);
         try
         {
             return (EtcdProto.Watch(frame), EtcdProto.Header(frame));
@@ -64,15 +63,15 @@ internal sealed class EtcdWatch : IDisposable
         }
     }
 
-    /// <summary>Fills <paramref name="buffer"/>; false if the stream ended before its first byte.</summary>
-    private async Task<bool> FillAsync(Memory<byte> buffer, CancellationToken cancel)
+    /// <summary>Fills <paramref name="buffer"/>; false if the stream ended before its first byte where it <paramref name="mayEnd"/>.</summary>
+    private async Task<bool> FillAsync(Memory<byte> buffer, bool mayEnd, CancellationToken cancel)
     {
         var filled = 0;
         while (filled < buffer.Length)
         {
             var read = await ReadAsync(buffer[filled..], cancel);
             if (read == 0)
-                return filled == 0 && buffer.Length == 5 ? false : throw Malformed("a gRPC frame cut short");
+                return filled == 0 && mayEnd ? false : throw Malformed("a gRPC frame cut short");
             filled += read;
         }
         return true;
