@@ -34,7 +34,14 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
     {
         var lease = lifetime.IsForever ? 0 : await GrantAsync(lifetime, cancel);
         if (!condition.IsNone)
-            return await new EtcdConditional(this, channel, prefix, key, valueJson, condition, lease).RunAsync(cancel);
+        {
+            var result = await new EtcdConditional(this, channel, prefix, key, valueJson, condition, lease).RunAsync(cancel);
+            // Nothing was put under the new lease. (After a failure it is left to expire: the
+            // put may have reached etcd, and revoking the lease would delete the key.)
+            if (result.Outcome == WriteOutcome.PreconditionFailed)
+                Revoke(lease, 0);
+            return result;
+        }
         var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span, lease), cancel);
         var (replaced, previousLease, header) = Read(answer, static a => (EtcdProto.HasPreviousValue(a), EtcdProto.PreviousLease(a), EtcdProto.Header(a)));
         Learn(header);

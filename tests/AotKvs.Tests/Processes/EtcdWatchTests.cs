@@ -125,7 +125,7 @@ public sealed partial class EtcdWatchTests(ITestOutputHelper output) : IDisposab
 
     /// <summary>Leases far longer than the test: only a revoke can remove them.</summary>
     [Fact]
-    public async Task The_lease_of_a_replaced_value_is_revoked_and_the_key_kept()
+    public async Task The_lease_of_a_replaced_value_or_a_refused_put_is_revoked_and_the_key_kept()
     {
         var (store, _) = NewStore();
         await store.ProbeAsync(CancellationToken.None);
@@ -135,6 +135,9 @@ public sealed partial class EtcdWatchTests(ITestOutputHelper output) : IDisposab
         Assert.True(Poll.Until(() => Leases() == 1, TimeSpan.FromSeconds(5)), $"leases: {Leases()}");
         await store.PutAsync(Key, V("3"), Precondition.None, new Lifetime(600), CancellationToken.None);
         Assert.NotEqual(lease, Etcd("k").Lease);
+        Assert.True(Poll.Until(() => Leases() == 1, TimeSpan.FromSeconds(5)), $"leases: {Leases()}");
+        var refused = await store.PutAsync(Key, V("x"), new Precondition(default, VersionSet.AnyVersion), new Lifetime(600), CancellationToken.None);
+        Assert.Equal(WriteOutcome.PreconditionFailed, refused.Outcome); // its lease holds nothing
         Assert.True(Poll.Until(() => Leases() == 1, TimeSpan.FromSeconds(5)), $"leases: {Leases()}");
         await store.PutAsync(Key, V("4"), Precondition.None, Lifetime.Forever, CancellationToken.None);
         Assert.True(Poll.Until(() => Leases() == 0, TimeSpan.FromSeconds(5)), $"leases: {Leases()}");
