@@ -218,6 +218,30 @@ public sealed partial class EtcdWatchTests(ITestOutputHelper output) : IDisposab
         Assert.True(await Poll.UntilAsync(async () => await EtcdWatchers() == before, TimeSpan.FromSeconds(10)));
     }
 
+    [Fact]
+    public async Task A_wait_whose_etcd_goes_away_ends_unavailable_and_closes_its_stream()
+    {
+        var (store, channel) = NewStore(timeoutMs: 1000);
+        await store.PutAsync(Key, V("1"), Precondition.None, CancellationToken.None);
+        var version = (await store.GetAsync(Key, CancellationToken.None)).Version;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var wait = store.WaitForChangeAsync(Key, version, bound.Token).AsTask();
+        Assert.True(await Poll.UntilAsync(async () => await EtcdWatchers() == 1, TimeSpan.FromSeconds(5)));
+        await Task.Delay(500); // past the read after the watch: waiting on the stream itself
+
+        _etcd.Kill(0);
+        var failure = await Assert.ThrowsAsync<StoreException>(() => wait.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(StoreFailure.Unavailable, failure.Failure);
+        Assert.Contains("watch", failure.Message, StringComparison.Ordinal);
+        Assert.Equal(0, channel.OpenWatches);
+        // No etcd at all: a new wait cannot open its watch, within the store bound.
+        var clock = Stopwatch.StartNew();
+        var refused = await Assert.ThrowsAsync<StoreException>(() => store.WaitForChangeAsync(Key, version, bound.Token).AsTask());
+        Assert.Equal(StoreFailure.Unavailable, refused.Failure);
+        Assert.InRange(clock.ElapsedMilliseconds, 0, 3000);
+        output.WriteLine($"{failure.Message} / {refused.Message}");
+    }
+
     /// <summary>What one waiting request's watch holds in main (managed heap) and in etcd (its heap), at 1,000 waiters.</summary>
     [Fact]
     public async Task Memory_per_waiting_watch_is_measured_and_bounded()
