@@ -9,7 +9,19 @@ internal sealed class EtcdCall
     public static readonly EtcdCall Txn = new("txn", "/etcdserverpb.KV/Txn", idempotent: false);
     public static readonly EtcdCall Authenticate = new("authenticate", "/etcdserverpb.Auth/Authenticate", idempotent: true);
 
-    public static readonly EtcdCall[] All = [Range, Put, DeleteRange, Txn, Authenticate];
+    /// <summary>A grant sent twice leaves one lease unused, which etcd drops at its TTL: harmless.</summary>
+    public static readonly EtcdCall LeaseGrant = new("lease_grant", "/etcdserverpb.Lease/LeaseGrant", idempotent: true);
+
+    public static readonly EtcdCall LeaseRevoke = new("lease_revoke", "/etcdserverpb.Lease/LeaseRevoke", idempotent: true);
+
+    /// <summary>The unary calls, each counted in /metrics.</summary>
+    public static readonly EtcdCall[] All = [Range, Put, DeleteRange, Txn, Authenticate, LeaseGrant, LeaseRevoke];
+
+    /// <summary>
+    /// A stream, not a call: it lasts as long as its waiter, so it is counted apart
+    /// (kvs_store_watches), never in the calls' latency.
+    /// </summary>
+    public static readonly EtcdCall Watch = new("watch", "/etcdserverpb.Watch/Watch", idempotent: true);
 
     private EtcdCall(string name, string path, bool idempotent)
     {

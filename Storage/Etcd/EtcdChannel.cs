@@ -148,6 +148,122 @@ internal sealed class EtcdChannel : IDisposable
         }
     }
 
+    /// <summary>The watch streams open now (kvs_store_watches).</summary>
+    public int OpenWatches => _metrics.Watches;
+
+    /// <summary>
+    /// Opens a Watch stream with <paramref name="createRequest"/> and returns it once etcd has
+    /// said the watch is created, within the store bound (failover and authentication
+    /// included, as a read's). The stream takes no turn among KVS_STORE_CONNECTIONS: it lasts
+    /// as long as its waiter, and the waiters are bounded where they come in (KVS_MAX_WAITERS).
+    /// Its request is sent whole: etcd keeps a watch stream whose client has finished sending
+    /// (as its own JSON gateway does), and ends it when the stream is reset (disposed).
+    /// </summary>
+    public async Task<EtcdWatch> WatchAsync(byte[] createRequest, Action<ResponseHeader> learn, CancellationToken cancel)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+        deadline.CancelAfter(_settings.Timeout);
+        var first = Volatile.Read(ref _current);
+        StoreException? last = null;
+        for (var attempt = 0; attempt < _endpoints.Length; attempt++)
+        {
+            var index = (first + attempt) % _endpoints.Length;
+            var endpoint = _endpoints[index];
+            try
+            {
+                var watch = await OpenWatchAsync(endpoint, createRequest, learn, deadline.Token);
+                endpoint.Answered(_logger);
+                return watch;
+            }
+            catch (OperationCanceledException e) when (!cancel.IsCancellationRequested)
+            {
+                _metrics.CountError("timeout");
+                endpoint.Failed($"etcd endpoint {endpoint}: no watch within {_settings.Timeout.TotalMilliseconds} ms", _logger);
+                Interlocked.CompareExchange(ref _current, (index + 1) % _endpoints.Length, index);
+                throw new StoreException(StoreFailure.Unavailable, $"no watch from etcd within {_settings.Timeout.TotalMilliseconds} ms", e);
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException)
+            {
+                var cause = FailureCause.Cause(e);
+                _metrics.CountError(cause);
+                last = new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint}: {cause}: {e.Message}", e);
+            }
+            catch (StoreException e) when (e.Failure == StoreFailure.Unavailable)
+            {
+                last = e;
+            }
+            endpoint.Failed(last.Message, _logger);
+            Interlocked.CompareExchange(ref _current, (index + 1) % _endpoints.Length, index);
+            if (Stopwatch.GetElapsedTime(started) >= _settings.Timeout)
+                break;
+        }
+        throw last!;
+    }
+
+    /// <summary>One endpoint's watch: its headers, then its first answer, which must say "created".</summary>
+    private async Task<EtcdWatch> OpenWatchAsync(Endpoint endpoint, byte[] createRequest, Action<ResponseHeader> learn, CancellationToken deadline)
+    {
+        for (var authenticated = false; ; authenticated = true)
+        {
+            if (_settings.User is not null && _token is null)
+                await AuthenticateAsync(endpoint, deadline);
+            var request = new HttpRequestMessage(HttpMethod.Post, endpoint.UriFor(EtcdCall.Watch))
+            {
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                Content = new ByteArrayContent(createRequest),
+            };
+            request.Content.Headers.ContentType = Grpc;
+            request.Headers.TryAddWithoutValidation("te", "trailers");
+            // etcd ends the watch (Unavailable) when its member loses the leader, rather than
+            // leaving it silent on the wrong side of a partition.
+            request.Headers.TryAddWithoutValidation("hasleader", "true");
+            if (_token is { } token)
+                request.Headers.TryAddWithoutValidation("token", token);
+            HttpResponseMessage? response = null;
+            EtcdWatch? watch = null;
+            try
+            {
+                response = await _http.SendAsync(request, deadline); // returns at the headers: SocketsHttpHandler streams every body
+                if (response.StatusCode != HttpStatusCode.OK)
+                    throw new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint} answered the watch with HTTP {(int)response.StatusCode}");
+                // A status in the headers is etcd refusing the stream outright.
+                if (Header(response.Headers, "grpc-status") is { } status && status != "0")
+                {
+                    var message = Header(response.Headers, "grpc-message") is { } text ? Uri.UnescapeDataString(text) : "no message";
+                    if (status == "16" && _settings.User is not null && !authenticated)
+                    {
+                        _token = null; // expired or revoked: authenticate once more and repeat
+                        response.Dispose();
+                        request.Dispose();
+                        continue;
+                    }
+                    _metrics.CountError(status is "16" or "7" ? "auth" : "unavailable");
+                    throw new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint} refused the watch: {status}: {message}");
+                }
+                watch = new EtcdWatch(request, response, await response.Content.ReadAsStreamAsync(deadline), _metrics);
+                var (created, header) = await watch.NextAsync(deadline);
+                if (!created.Created || created.Canceled)
+                    throw new StoreException(StoreFailure.Unavailable, $"etcd endpoint {endpoint} did not create the watch: {created.CancelReason ?? "no reason given"}");
+                learn(header);
+                var opened = watch;
+                watch = null;
+                return opened;
+            }
+            catch when (watch is null)
+            {
+                response?.Dispose();
+                request.Dispose();
+                throw;
+            }
+            finally
+            {
+                watch?.Dispose(); // its response and request with it
+            }
+        }
+    }
+
     /// <summary>
     /// One gRPC call over the endpoint's HTTP/2 connection. Its status comes in the trailers,
     /// or in the headers when etcd answers with nothing else.
@@ -174,7 +290,7 @@ internal sealed class EtcdChannel : IDisposable
         return new GrpcAnswer(code, text is null ? "no message" : Uri.UnescapeDataString(text), answer);
     }
 
-    private static string? Header(HttpHeaders headers, string name) =>
+    internal static string? Header(HttpHeaders headers, string name) =>
         headers.NonValidated.TryGetValues(name, out var values) ? values.ToString() : null;
 
     /// <summary>One authentication at a time; the others wait for its token.</summary>
@@ -226,7 +342,7 @@ internal sealed class EtcdChannel : IDisposable
     /// <summary>One of the cluster's client URLs, and whether it was failing when last asked.</summary>
     private sealed class Endpoint(Uri uri)
     {
-        private readonly Dictionary<EtcdCall, Uri> _uris = EtcdCall.All.ToDictionary(call => call, call => new Uri(uri, call.Path));
+        private readonly Dictionary<EtcdCall, Uri> _uris = EtcdCall.All.Append(EtcdCall.Watch).ToDictionary(call => call, call => new Uri(uri, call.Path));
         private int _failing;
 
         public Uri UriFor(EtcdCall call) => _uris[call];

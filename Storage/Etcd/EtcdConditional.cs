@@ -1,7 +1,7 @@
 namespace AotKvs.Storage.Etcd;
 
 /// <summary>
-/// One conditional PUT (a value) or DELETE (none) over etcd. Each attempt is one etcd Txn:
+/// One conditional PUT (a value, under <c>lease</c> when not 0) or DELETE (none) over etcd. Each attempt is one etcd Txn:
 /// compares on the key's mod_revision, the change if they all hold, else a range of the key
 /// that says its mod_revision then; so whatever an attempt decides, it decided in one step.
 /// <para>
@@ -20,7 +20,7 @@ namespace AotKvs.Storage.Etcd;
 /// 412 is given only for a revision that fails the condition, 404 (DELETE) for an absent key.
 /// </para>
 /// </summary>
-internal sealed class EtcdConditional(EtcdStore store, EtcdChannel channel, byte[] prefix, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value, Precondition condition)
+internal sealed class EtcdConditional(EtcdStore store, EtcdChannel channel, byte[] prefix, ReadOnlyMemory<byte> key, ReadOnlyMemory<byte>? value, Precondition condition, long lease = 0)
 {
     /// <summary>Below etcd's --max-txn-ops (128 by default), which counts compares too.</summary>
     public const int MostCompares = 64;
@@ -46,7 +46,7 @@ internal sealed class EtcdConditional(EtcdStore store, EtcdChannel channel, byte
                     return new WriteResult(WriteOutcome.PreconditionFailed, (ulong)current);
                 compares = [new RevisionCompare(CompareResult.Equal, current)];
             }
-            var request = EtcdProto.Txn(prefix, key.Span, compares, IsDelete, value.GetValueOrDefault().Span);
+            var request = EtcdProto.Txn(prefix, key.Span, compares, IsDelete, value.GetValueOrDefault().Span, lease);
             var answer = await channel.CallAsync(EtcdCall.Txn, request, cancel);
             var (txn, header) = EtcdStore.Read(answer, static a => (EtcdProto.Txn(a), EtcdProto.Header(a)));
             store.Learn(header);
@@ -67,6 +67,7 @@ internal sealed class EtcdConditional(EtcdStore store, EtcdChannel channel, byte
         if (IsDelete)
             return new WriteResult(txn.Deleted > 0 ? WriteOutcome.Deleted : WriteOutcome.NotFound, 0);
         // The txn's revision is the one its put gave the key.
+        store.Revoke(txn.PreviousLease, lease);
         return new WriteResult(txn.HasPreviousValue ? WriteOutcome.Replaced : WriteOutcome.Created, EtcdStore.Version(header.Revision));
     }
 

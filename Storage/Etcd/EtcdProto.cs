@@ -21,30 +21,65 @@ internal static class EtcdProto
         return frame;
     }
 
-    /// <summary>PutRequest{key, value, prev_kv: true}: the answer carries what it replaced.</summary>
-    public static byte[] Put(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    /// <summary>
+    /// PutRequest{key, value, lease, prev_kv: true}: the answer carries what it replaced. Lease 0
+    /// (the field left out) puts the key under no lease, detaching it from any it had.
+    /// </summary>
+    public static byte[] Put(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, long lease = 0)
     {
         var keyLength = prefix.Length + key.Length;
-        var frame = NewFrame(FieldLength(keyLength) + FieldLength(value.Length) + 2, out var at);
+        var frame = NewFrame(FieldLength(keyLength) + FieldLength(value.Length) + LeaseLength(lease) + 2, out var at);
         at = WriteKey(frame, at, prefix, key);
         at = WriteBytes(frame, at, 2, value);
+        at = WriteLease(frame, at, lease);
         frame[at++] = 4 << 3 | Varint; // prev_kv
         frame[at] = 1;
         return frame;
     }
 
+    /// <summary>LeaseGrantRequest{TTL}: etcd picks the id.</summary>
+    public static byte[] LeaseGrant(long ttlSeconds)
+    {
+        var frame = NewFrame(1 + VarintLength((ulong)ttlSeconds), out var at);
+        frame[at++] = 1 << 3 | Varint;
+        WriteVarint(frame, at, (ulong)ttlSeconds);
+        return frame;
+    }
+
+    /// <summary>LeaseRevokeRequest{ID}.</summary>
+    public static byte[] LeaseRevoke(long lease)
+    {
+        var frame = NewFrame(1 + VarintLength((ulong)lease), out var at);
+        frame[at++] = 1 << 3 | Varint;
+        WriteVarint(frame, at, (ulong)lease);
+        return frame;
+    }
+
+    /// <summary>
+    /// WatchRequest{create_request: WatchCreateRequest{key}}: events on exactly this key from
+    /// the cluster's next revision on, no previous values.
+    /// </summary>
+    public static byte[] WatchCreate(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key)
+    {
+        var keyField = FieldLength(prefix.Length + key.Length);
+        var frame = NewFrame(FieldLength(keyField), out var at);
+        at = WriteHeader(frame, at, 1, keyField);
+        WriteKey(frame, at, prefix, key);
+        return frame;
+    }
+
     /// <summary>
     /// TxnRequest{compare: each of <paramref name="compares"/> on the key's mod_revision, success:
-    /// [the put (with prev_kv) or the delete], failure: [a range of the key]}: the change happens
+    /// [the put (with prev_kv and the lease) or the delete], failure: [a range of the key]}: the change happens
     /// only if every comparison holds, and otherwise the answer says the key's mod_revision.
     /// </summary>
-    public static byte[] Txn(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<RevisionCompare> compares, bool delete, ReadOnlySpan<byte> value)
+    public static byte[] Txn(ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> key, ReadOnlySpan<RevisionCompare> compares, bool delete, ReadOnlySpan<byte> value, long lease = 0)
     {
         var keyField = FieldLength(prefix.Length + key.Length);
         var length = 0;
         foreach (var compare in compares)
             length += FieldLength(CompareLength(keyField, compare.ModRevision));
-        var change = delete ? keyField : keyField + FieldLength(value.Length) + 2;
+        var change = delete ? keyField : keyField + FieldLength(value.Length) + LeaseLength(lease) + 2;
         length += FieldLength(FieldLength(change)) + FieldLength(FieldLength(keyField));
         var frame = NewFrame(length, out var at);
         foreach (var compare in compares)
@@ -64,6 +99,7 @@ internal static class EtcdProto
         if (!delete)
         {
             at = WriteBytes(frame, at, 2, value);
+            at = WriteLease(frame, at, lease);
             frame[at++] = 4 << 3 | Varint; // prev_kv
             frame[at++] = 1;
         }
@@ -96,6 +132,60 @@ internal static class EtcdProto
     /// <summary>PutResponse: prev_kv (field 2) is there only when the put replaced a value.</summary>
     public static bool HasPreviousValue(ReadOnlySpan<byte> frame) => TryField(Message(frame), 2, out _);
 
+    /// <summary>PutResponse: the lease (field 6) of the replaced KeyValue (prev_kv, field 2); 0 when none.</summary>
+    public static long PreviousLease(ReadOnlySpan<byte> frame) =>
+        TryField(Message(frame), 2, out var kv) && TryVarint(kv, 6, out var lease) ? (long)lease : 0;
+
+    /// <summary>LeaseGrantResponse: the lease's ID (field 2), which etcd never leaves 0 on success.</summary>
+    public static long LeaseId(ReadOnlySpan<byte> frame) =>
+        TryVarint(Message(frame), 2, out var id) && id != 0 ? (long)id : throw new FormatException("a lease grant without its id");
+
+    /// <summary>
+    /// WatchResponse: created (3), canceled (4), compact_revision (5), cancel_reason (6), and of
+    /// the events (11, each Event{type, kv: KeyValue{mod_revision (3)}}) how many there are and
+    /// the newest revision among them. A DELETE event's kv holds the deletion's revision.
+    /// </summary>
+    public static WatchAnswer Watch(ReadOnlySpan<byte> frame)
+    {
+        var message = Message(frame);
+        bool created = false, canceled = false;
+        long compactRevision = 0, newest = 0;
+        var events = 0;
+        string? reason = null;
+        var at = 0;
+        while (at < message.Length)
+        {
+            var (number, type) = ReadTag(message, ref at);
+            if (type == Varint && number is 3 or 4 or 5)
+            {
+                var value = ReadVarint(message, ref at);
+                if (number == 3)
+                    created = value != 0;
+                else if (number == 4)
+                    canceled = value != 0;
+                else
+                    compactRevision = (long)value;
+            }
+            else if (type == Bytes && number is 6 or 11)
+            {
+                var length = ReadLength(message, ref at);
+                var field = message.Slice(at, length);
+                at += length;
+                if (number == 6)
+                    reason = Encoding.UTF8.GetString(field);
+                else
+                {
+                    events++;
+                    var revision = TryField(field, 2, out var kv) && TryVarint(kv, 3, out var modRevision) ? (long)modRevision : 0;
+                    newest = Math.Max(newest, revision);
+                }
+            }
+            else
+                Skip(message, ref at, type);
+        }
+        return new WatchAnswer(created, canceled, compactRevision, reason, events, newest);
+    }
+
     /// <summary>DeleteRangeResponse: deleted (field 2), absent when zero.</summary>
     public static long Deleted(ReadOnlySpan<byte> frame) => TryVarint(Message(frame), 2, out var deleted) ? (long)deleted : 0;
 
@@ -126,7 +216,11 @@ internal static class EtcdProto
         if (TryField(response, 1, out var range))
             return new TxnAnswer(succeeded != 0, TxnOp.Range, false, 0, FirstModRevision(range));
         if (TryField(response, 2, out var put))
-            return new TxnAnswer(succeeded != 0, TxnOp.Put, TryField(put, 2, out _), 0, 0);
+        {
+            var replaced = TryField(put, 2, out var previous);
+            var lease = replaced && TryVarint(previous, 6, out var id) ? (long)id : 0;
+            return new TxnAnswer(succeeded != 0, TxnOp.Put, replaced, 0, 0, lease);
+        }
         if (TryField(response, 3, out var delete))
             return new TxnAnswer(succeeded != 0, TxnOp.Delete, false, TryVarint(delete, 2, out var deleted) ? (long)deleted : 0, 0);
         throw new FormatException("a txn response that is no range, put or delete");
@@ -282,6 +376,17 @@ internal static class EtcdProto
         return WriteVarint(frame, at, length);
     }
 
+    /// <summary>A PutRequest's lease field (3): left out for 0.</summary>
+    private static int LeaseLength(long lease) => lease == 0 ? 0 : 1 + VarintLength((ulong)lease);
+
+    private static int WriteLease(byte[] frame, int at, long lease)
+    {
+        if (lease == 0)
+            return at;
+        frame[at++] = 3 << 3 | Varint;
+        return WriteVarint(frame, at, (ulong)lease);
+    }
+
     /// <summary>A Compare{result, target, key, mod_revision} message's length.</summary>
     private static int CompareLength(int keyField, long modRevision) => 2 + 2 + keyField + 1 + VarintLength((ulong)modRevision);
 
@@ -311,5 +416,12 @@ internal readonly record struct ResponseHeader(ulong ClusterId, long Revision);
 
 internal enum TxnOp { Range = 1, Put = 2, Delete = 3 }
 
-/// <summary>What a txn of <see cref="EtcdProto.Txn(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{RevisionCompare}, bool, ReadOnlySpan{byte})"/> answered.</summary>
-internal readonly record struct TxnAnswer(bool Succeeded, TxnOp Op, bool HasPreviousValue, long Deleted, long ModRevision);
+/// <summary>What a txn of <see cref="EtcdProto.Txn(ReadOnlySpan{byte}, ReadOnlySpan{byte}, ReadOnlySpan{RevisionCompare}, bool, ReadOnlySpan{byte}, long)"/> answered; a put's replaced value's lease too.</summary>
+internal readonly record struct TxnAnswer(bool Succeeded, TxnOp Op, bool HasPreviousValue, long Deleted, long ModRevision, long PreviousLease = 0);
+
+/// <summary>
+/// What one WatchResponse said: the watch was created or canceled (why), history before
+/// <see cref="CompactRevision"/> is gone, or <see cref="Events"/> events came, the newest at
+/// <see cref="NewestRevision"/>.
+/// </summary>
+internal readonly record struct WatchAnswer(bool Created, bool Canceled, long CompactRevision, string? CancelReason, int Events, long NewestRevision);

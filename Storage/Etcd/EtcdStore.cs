@@ -10,6 +10,8 @@ namespace AotKvs.Storage.Etcd;
 /// A value's version is the key's mod_revision, numbered by the cluster, whose id is the
 /// <see cref="VersionScope"/>: every main over one cluster gives the same version for the same
 /// value. A conditional PUT or DELETE is an etcd transaction (<see cref="EtcdConditional"/>).
+/// A PUT with a lifetime puts the key under an etcd lease of that TTL, granted for it; a wait
+/// for a change is an etcd watch on the key (<see cref="WaitForChangeAsync"/>).
 /// </summary>
 internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueStore
 {
@@ -30,15 +32,65 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
 
     public async ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
     {
-        if (!lifetime.IsForever)
-            throw new StoreException(StoreFailure.ExpiryUnsupported, "leases are not used yet");
+        var lease = lifetime.IsForever ? 0 : await GrantAsync(lifetime, cancel);
         if (!condition.IsNone)
-            return await new EtcdConditional(this, channel, prefix, key, valueJson, condition).RunAsync(cancel);
-        var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span), cancel);
-        var (replaced, header) = Read(answer, static a => (EtcdProto.HasPreviousValue(a), EtcdProto.Header(a)));
+        {
+            var result = await new EtcdConditional(this, channel, prefix, key, valueJson, condition, lease).RunAsync(cancel);
+            // Nothing was put under the new lease. (After a failure it is left to expire: the
+            // put may have reached etcd, and revoking the lease would delete the key.)
+            if (result.Outcome == WriteOutcome.PreconditionFailed)
+                Revoke(lease, 0);
+            return result;
+        }
+        var answer = await channel.CallAsync(EtcdCall.Put, EtcdProto.Put(prefix, key.Span, valueJson.Span, lease), cancel);
+        var (replaced, previousLease, header) = Read(answer, static a => (EtcdProto.HasPreviousValue(a), EtcdProto.PreviousLease(a), EtcdProto.Header(a)));
         Learn(header);
+        Revoke(previousLease, lease);
         // The put's revision is the key's new mod_revision.
         return new(replaced ? WriteOutcome.Replaced : WriteOutcome.Created, Version(header.Revision));
+    }
+
+    /// <summary>
+    /// A lease of the lifetime for one PUT: etcd deletes the key when the lease ends, for every
+    /// main at once (its waiters see the deletion as any other). Each PUT with a lifetime gets
+    /// a lease of its own, so a lease never holds more than one key. etcd counts a lease's TTL
+    /// from its grant (whole seconds, at least its minimum, about 1.5 election timeouts) and
+    /// revokes it at the leader's next check after that (every 500 ms); a new leader gives
+    /// every lease its whole TTL again, so a key may outlive its deadline by up to one TTL
+    /// across a leader change.
+    /// </summary>
+    private async Task<long> GrantAsync(Lifetime lifetime, CancellationToken cancel)
+    {
+        var answer = await channel.CallAsync(EtcdCall.LeaseGrant, EtcdProto.LeaseGrant(lifetime.Seconds), cancel);
+        var (lease, header) = Read(answer, static a => (EtcdProto.LeaseId(a), EtcdProto.Header(a)));
+        Learn(header);
+        return lease;
+    }
+
+    /// <summary>
+    /// The lease of the value a PUT replaced now holds no key (the PUT moved the key to its own
+    /// lease, or to none): it is revoked in the background, which deletes nothing. Should the
+    /// revoke fail, the lease just expires at its TTL, empty; so a renewal never leaves a lease
+    /// behind for longer than the lifetime it replaced. An empty lease costs etcd a few hundred
+    /// bytes until then.
+    /// </summary>
+    internal void Revoke(long previousLease, long lease)
+    {
+        if (previousLease == 0 || previousLease == lease)
+            return;
+        _ = RevokeQuietlyAsync(previousLease);
+    }
+
+    private async Task RevokeQuietlyAsync(long lease)
+    {
+        try
+        {
+            await channel.CallAsync(EtcdCall.LeaseRevoke, EtcdProto.LeaseRevoke(lease), CancellationToken.None);
+        }
+        catch (StoreException)
+        {
+            // Already expired (NotFound), or etcd cannot answer now: it expires by itself.
+        }
     }
 
     public async ValueTask<WriteResult> DeleteAsync(ReadOnlyMemory<byte> key, Precondition condition, CancellationToken cancel)
@@ -49,8 +101,61 @@ internal sealed class EtcdStore(EtcdChannel channel, byte[] prefix) : IKeyValueS
         return new(Read(answer, EtcdProto.Deleted) > 0 ? WriteOutcome.Deleted : WriteOutcome.NotFound, 0);
     }
 
-    public ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel) =>
-        throw new StoreException(StoreFailure.WatchUnsupported, "etcd watches are not used yet");
+    /// <summary>
+    /// An etcd watch on exactly the key, opened first; then a linearizable read of the key, so
+    /// that any change after the read is an event on the watch and any change before it is in
+    /// the read. Returns at once if the read's version is not <paramref name="version"/>, else at
+    /// the first event newer than the read. A watch that etcd cancels or whose history was
+    /// compacted away is opened again and the key read again (at most
+    /// <see cref="WatchAttempts"/> times in a row without an event). One HTTP/2 stream per
+    /// waiter, reset (the watch ended in etcd) when the wait ends, however it ends.
+    /// </summary>
+    public async ValueTask WaitForChangeAsync(ReadOnlyMemory<byte> key, ulong version, CancellationToken cancel)
+    {
+        string? why = null;
+        for (var attempt = 0; attempt < WatchAttempts; attempt++)
+        {
+            using var watch = await channel.WatchAsync(EtcdProto.WatchCreate(prefix, key.Span), Learn, cancel);
+            var (current, seen) = await ReadVersionAsync(key, cancel);
+            if (current != version)
+                return;
+            while (true)
+            {
+                var (answer, header) = await watch.NextAsync(cancel);
+                if (answer.Canceled || answer.CompactRevision != 0)
+                {
+                    why = answer.CancelReason ?? $"history compacted at {answer.CompactRevision}";
+                    break;
+                }
+                if (header.ClusterId != 0)
+                    Learn(header);
+                if (answer.Events == 0 || answer.NewestRevision <= seen)
+                    continue; // progress, or changes the read already saw
+                if (answer.NewestRevision != long.MaxValue)
+                    return;
+                // Events too large to read: the key decides.
+                (current, seen) = await ReadVersionAsync(key, cancel);
+                if (current != version)
+                    return;
+            }
+            (current, _) = await ReadVersionAsync(key, cancel);
+            if (current != version)
+                return;
+        }
+        throw new StoreException(StoreFailure.Unavailable, $"etcd ended the watch {WatchAttempts} times in a row: {why}");
+    }
+
+    /// <summary>Watches opened for one wait, each after the last was canceled by etcd without an event.</summary>
+    public const int WatchAttempts = 3;
+
+    /// <summary>The key's version now (0: absent) and the revision the read saw.</summary>
+    private async Task<(ulong Version, long Revision)> ReadVersionAsync(ReadOnlyMemory<byte> key, CancellationToken cancel)
+    {
+        var answer = await channel.CallAsync(EtcdCall.Range, EtcdProto.KeyOnly(prefix, key.Span), cancel);
+        var (modRevision, header) = Read(answer, static a => (EtcdProto.ModRevision(a), EtcdProto.Header(a)));
+        Learn(header);
+        return (modRevision == 0 ? 0 : Version(modRevision), header.Revision);
+    }
 
     /// <summary>
     /// A linearizable read of the prefix itself, a key that never holds a value (keys are

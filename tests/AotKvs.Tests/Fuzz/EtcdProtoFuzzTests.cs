@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
 using System.Text;
+using AotKvs.Storage;
 using AotKvs.Storage.Etcd;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -8,7 +11,8 @@ namespace AotKvs.Tests.Fuzz;
 
 /// <summary>
 /// etcd's answers as this store reads them (RangeValue, ModRevision, HasPreviousValue, Deleted,
-/// Token, Header, Txn, and under them the gRPC frame, the field search and the skipping of
+/// Token, Header, Txn, Watch, LeaseId, PreviousLease, the first frame of a Watch stream as
+/// EtcdWatch reads it, and under them the gRPC frame, the field search and the skipping of
 /// every other field). Each input is read by all of them and compared with a second, independent reading of the same
 /// bytes: the same value, or a FormatException (what EtcdStore turns into "unavailable")
 /// exactly when the bytes up to the field sought are malformed. Nothing else, ever.
@@ -52,6 +56,18 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         [[0x12], [0x10], [0x0A], [0x2A], [0x19], [0x15], [0xFA, 0xFF, 0xFF, 0xFF, 0x0F], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F],
          [0x80, 0x80, 0x80, 0x80, 0x10], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01], [0, 0, 0, 0]];
 
+    /// <summary>Watch and lease answers, which came later still.</summary>
+    private static readonly byte[][] WatchCorpus =
+    [
+        Frame([.. Header, 0x18, 1]),                                                          // WatchResponse: created
+        Frame([.. Header, 0x10, 7, 0x20, 1, 0x32, 4, .. "gone"u8]),                           // canceled, with its reason
+        Frame([.. Header, 0x28, 0x90, 0x03]),                                                 // compacted at 400
+        Frame([.. Header, 0x5A, 6, 0x12, 4, 0x0A, 0, 0x18, 9, 0x5A, 8, 0x08, 1, 0x12, 4, 0x0A, 0, 0x18, 12]), // a PUT at 9, a DELETE at 12
+        Frame([.. Header, 0x10, 0xE7, 0x07, 0x18, 0x3C]),                                     // LeaseGrantResponse{ID 999, TTL 60}
+        Frame([.. Header, 0x12, 4, 0x0A, 0, 0x30, 5]),                                        // PutResponse: prev_kv under lease 5
+        [0, 0, 1, 0, 1, .. new byte[65537]],                                                  // a frame past the buffered bound
+    ];
+
     /// <summary>Transactions' answers, which came later (the old bug's test keeps the corpus it had).</summary>
     private static readonly byte[][] TxnCorpus =
     [
@@ -61,7 +77,7 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         Frame([.. Header, 0x10, 1]),                                              // TxnResponse without its response
     ];
 
-    private static readonly FuzzTarget Target = new("EtcdProto", [.. Corpus, .. TxnCorpus], GenerateWithTxn, Check)
+    private static readonly FuzzTarget Target = new("EtcdProto", [.. Corpus, .. TxnCorpus, .. WatchCorpus], GenerateWithTxn, Check)
     {
         Dictionary = Dictionary,
     };
@@ -117,7 +133,7 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
     {
         // An independent reading first, outside the meter.
         var expected = Expected(input);
-        string rangeValue, previous, deletedCount, token, modRevision, header, txn;
+        string rangeValue, previous, deletedCount, token, modRevision, header, txn, watch, leaseId, previousLease, stream;
         using (context.Measure())
         {
             rangeValue = Outcome(() => EtcdProto.RangeValue(input) is { } value ? Convert.ToHexString(value) : "null");
@@ -126,7 +142,11 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
             token = Outcome(() => EtcdProto.Token(input) ?? "null");
             modRevision = Outcome(() => EtcdProto.ModRevision(input).ToString(null, null));
             header = Outcome(() => EtcdProto.Header(input) is var h ? $"{h.ClusterId}/{h.Revision}" : "");
-            txn = Outcome(() => EtcdProto.Txn(input) is var t ? $"{t.Succeeded}/{(int)t.Op}/{t.HasPreviousValue}/{t.Deleted}/{t.ModRevision}" : "");
+            txn = Outcome(() => EtcdProto.Txn(input) is var t ? $"{t.Succeeded}/{(int)t.Op}/{t.HasPreviousValue}/{t.Deleted}/{t.ModRevision}/{t.PreviousLease}" : "");
+            watch = Outcome(() => EtcdProto.Watch(input) is var w ? $"{w.Created}/{w.Canceled}/{w.CompactRevision}/{w.CancelReason}/{w.Events}/{w.NewestRevision}" : "");
+            leaseId = Outcome(() => EtcdProto.LeaseId(input).ToString(null, null));
+            previousLease = Outcome(() => EtcdProto.PreviousLease(input).ToString(null, null));
+            stream = WatchStream(input);
         }
         Assert.Equal(expected.RangeValue, rangeValue);
         Assert.Equal(expected.HasPrevious, previous);
@@ -135,6 +155,49 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         Assert.Equal(expected.ModRevision, modRevision);
         Assert.Equal(expected.Header, header);
         Assert.Equal(expected.Txn, txn);
+        Assert.Equal(expected.Watch, watch);
+        Assert.Equal(expected.LeaseId, leaseId);
+        Assert.Equal(expected.PreviousLease, previousLease);
+        Assert.Equal(ExpectedStream(input), stream);
+    }
+
+    /// <summary>
+    /// The bytes as a Watch stream (EtcdWatch): its first frame's answer, or "unavailable" (the
+    /// StoreException it throws for a malformed or cut frame), or "ended" for no bytes at all.
+    /// Nothing else; and it never waits for more than it was given.
+    /// </summary>
+    private static string WatchStream(byte[] input)
+    {
+        using var watch = new EtcdWatch(new HttpRequestMessage(), new HttpResponseMessage(), new MemoryStream(input), Metrics);
+        var next = watch.NextAsync(CancellationToken.None);
+        Assert.True(next.IsCompleted); // a MemoryStream never makes it wait
+        try
+        {
+            var (w, _) = next.GetAwaiter().GetResult();
+            return $"{w.Created}/{w.Canceled}/{w.CompactRevision}/{w.CancelReason}/{w.Events}/{w.NewestRevision}";
+        }
+        catch (StoreException e) when (e.Failure == StoreFailure.Unavailable)
+        {
+            return input.Length == 0 ? "ended" : "unavailable";
+        }
+    }
+
+    private static readonly EtcdMetrics Metrics = new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+
+    /// <summary>The stream's first frame: cut short, unavailable; over the buffered bound, events of unknown revision; else the message's reading, and its header's.</summary>
+    private static string ExpectedStream(byte[] input)
+    {
+        if (input.Length == 0)
+            return "ended";
+        if (input.Length < 5 || input[0] != 0)
+            return "unavailable";
+        var length = BinaryPrimitives.ReadUInt32BigEndian(input.AsSpan(1));
+        if (length > (ulong)(input.Length - 5))
+            return "unavailable";
+        if (length > EtcdWatch.MostBuffered)
+            return $"False/False/0//1/{long.MaxValue}";
+        var answers = Expected(input[..(5 + (int)length)]); // its header is read too (the cluster's id)
+        return answers.Watch == "malformed" || answers.Header == "malformed" ? "unavailable" : answers.Watch;
     }
 
     /// <summary>A reader's outcome as text; "malformed" for a FormatException, the one exception allowed.</summary>
@@ -151,7 +214,8 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
     }
 
     private sealed record Answers(string RangeValue, string HasPrevious, string Deleted, string Token,
-        string ModRevision = "malformed", string Header = "malformed", string Txn = "malformed");
+        string ModRevision = "malformed", string Header = "malformed", string Txn = "malformed",
+        string Watch = "malformed", string LeaseId = "malformed", string PreviousLease = "malformed");
 
     private static Answers Expected(byte[] frame)
     {
@@ -179,7 +243,55 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
             kv is not null ? Encoding.UTF8.GetString(message.Slice(kv.Start, kv.Length)) : malformed ? "malformed" : "null",
             FirstModRevision(message),
             ExpectedHeader(message),
-            ExpectedTxn(message));
+            ExpectedTxn(message),
+            ExpectedWatch(message),
+            deleted is not null && deleted.Varint != 0 ? ((long)deleted.Varint).ToString(null, null) : "malformed",
+            ExpectedLease(message, kv, malformed));
+    }
+
+    /// <summary>PutResponse: prev_kv's (first field 2) lease (first varint field 6); "0" without.</summary>
+    private static string ExpectedLease(ReadOnlySpan<byte> message, Field? kv, bool malformed)
+    {
+        if (kv is null)
+            return malformed ? "malformed" : "0";
+        var (inner, innerMalformed) = Fields(message.Slice(kv.Start, kv.Length));
+        var lease = inner.Find(f => f.Number == 6 && f.Type == 0);
+        return lease is not null ? ((long)lease.Varint).ToString(null, null) : innerMalformed ? "malformed" : "0";
+    }
+
+    /// <summary>
+    /// WatchResponse: the last created (3), canceled (4), compact_revision (5) and cancel_reason (6),
+    /// the number of events (11) and the newest of their kvs' (field 2) mod_revisions (field 3).
+    /// </summary>
+    private static string ExpectedWatch(ReadOnlySpan<byte> message)
+    {
+        var (fields, malformed) = Fields(message);
+        if (malformed)
+            return "malformed";
+        var created = fields.FindLast(f => f.Number == 3 && f.Type == 0);
+        var canceled = fields.FindLast(f => f.Number == 4 && f.Type == 0);
+        var compact = fields.FindLast(f => f.Number == 5 && f.Type == 0);
+        var reason = fields.FindLast(f => f.Number == 6 && f.Type == 2);
+        long newest = 0;
+        var events = fields.FindAll(f => f.Number == 11 && f.Type == 2);
+        foreach (var e in events)
+        {
+            var (eventFields, eventMalformed) = Fields(message.Slice(e.Start, e.Length));
+            var kv = eventFields.Find(f => f.Number == 2 && f.Type == 2);
+            if (kv is null)
+            {
+                if (eventMalformed)
+                    return "malformed";
+                continue;
+            }
+            var (kvFields, kvMalformed) = Fields(message.Slice(e.Start + kv.Start, kv.Length));
+            var revision = kvFields.Find(f => f.Number == 3 && f.Type == 0);
+            if (revision is null && kvMalformed)
+                return "malformed";
+            newest = Math.Max(newest, (long)(revision?.Varint ?? 0));
+        }
+        var text = reason is null ? "" : Encoding.UTF8.GetString(message.Slice(reason.Start, reason.Length));
+        return $"{created is not null && created.Varint != 0}/{canceled is not null && canceled.Varint != 0}/{(long)(compact?.Varint ?? 0)}/{text}/{events.Count}/{newest}";
     }
 
     /// <summary>A RangeResponse's first kv's mod_revision (field 2, then 3), as text; "0" without kvs.</summary>
@@ -208,7 +320,7 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         return $"{clusterId?.Varint ?? 0}/{(long)(revision?.Varint ?? 0)}";
     }
 
-    /// <summary>succeeded/op/prev_kv/deleted/mod_revision, the first ResponseOp's content by its kind (range 1, put 2, delete 3).</summary>
+    /// <summary>succeeded/op/prev_kv/deleted/mod_revision/prev_kv's lease, the first ResponseOp's content by its kind (range 1, put 2, delete 3).</summary>
     private static string ExpectedTxn(ReadOnlySpan<byte> message)
     {
         var (fields, malformed) = Fields(message);
@@ -220,20 +332,23 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
         var op = message.Slice(response.Start, response.Length);
         var (ops, opsMalformed) = Fields(op);
         if (ops.Find(f => f.Number == 1 && f.Type == 2) is { } range)
-            return FirstModRevision(op.Slice(range.Start, range.Length)) is var revision && revision == "malformed" ? revision : $"{ok}/1/False/0/{revision}";
+            return FirstModRevision(op.Slice(range.Start, range.Length)) is var revision && revision == "malformed" ? revision : $"{ok}/1/False/0/{revision}/0";
         if (opsMalformed)
             return "malformed";
         if (ops.Find(f => f.Number == 2 && f.Type == 2) is { } put)
         {
             var (putFields, putMalformed) = Fields(op.Slice(put.Start, put.Length));
-            var previous = putFields.Exists(f => f.Number == 2 && f.Type == 2);
-            return !previous && putMalformed ? "malformed" : $"{ok}/2/{previous}/0/0";
+            var previous = putFields.Find(f => f.Number == 2 && f.Type == 2);
+            if (previous is null)
+                return putMalformed ? "malformed" : $"{ok}/2/False/0/0/0";
+            var lease = ExpectedLease(op.Slice(put.Start, put.Length), previous, putMalformed);
+            return lease == "malformed" ? lease : $"{ok}/2/True/0/0/{lease}";
         }
         if (ops.Find(f => f.Number == 3 && f.Type == 2) is { } delete)
         {
             var (deleteFields, deleteMalformed) = Fields(op.Slice(delete.Start, delete.Length));
             var count = deleteFields.Find(f => f.Number == 2 && f.Type == 0);
-            return count is null && deleteMalformed ? "malformed" : $"{ok}/3/False/{(long)(count?.Varint ?? 0)}/0";
+            return count is null && deleteMalformed ? "malformed" : $"{ok}/3/False/{(long)(count?.Varint ?? 0)}/0/0";
         }
         return "malformed";
     }
@@ -335,7 +450,38 @@ public sealed class EtcdProtoFuzzTests(ITestOutputHelper output)
 
     /// <summary>As <see cref="Generate"/>, and sometimes a whole transaction's answer.</summary>
     private static byte[] GenerateWithTxn(Random random) =>
-        random.Chance(15) ? Frame(RealisticTxn(random)) : Generate(random);
+        random.Chance(15) ? Frame(RealisticTxn(random)) : random.Chance(15) ? Frame(RealisticWatch(random)) : Generate(random);
+
+    /// <summary>A WatchResponse shaped as etcd writes one: header, watch_id, created or canceled, compact_revision, events.</summary>
+    private static byte[] RealisticWatch(Random random)
+    {
+        var message = new List<byte>();
+        Bytes(message, 1, [0x08, .. Varint((ulong)random.NextInt64()), 0x18, .. Varint((ulong)random.Next())]);
+        message.AddRange([0x10, .. Varint((ulong)random.Next(100))]);
+        if (random.Chance(20))
+            message.AddRange([0x18, 1]);
+        if (random.Chance(10))
+        {
+            message.AddRange([0x20, 1]);
+            Bytes(message, 6, Encoding.UTF8.GetBytes("etcdserver: " + random.Digits(5)));
+        }
+        if (random.Chance(10))
+            message.AddRange([0x28, .. Varint((ulong)random.Next())]);
+        for (var events = random.Next(4); events > 0; events--)
+        {
+            var kv = new List<byte>();
+            Bytes(kv, 1, Encoding.UTF8.GetBytes("/kvs/k"));
+            kv.AddRange([0x18, .. Varint((ulong)random.NextInt64())]);
+            if (random.Chance(50))
+                Bytes(kv, 5, Encoding.UTF8.GetBytes(random.Digits(random.Size())));
+            var e = new List<byte>();
+            if (random.Chance(50))
+                e.AddRange([0x08, 1]);
+            Bytes(e, 2, [.. kv]);
+            Bytes(message, 11, [.. e]);
+        }
+        return [.. message];
+    }
 
     /// <summary>A TxnResponse shaped as etcd writes one: header, succeeded, one ResponseOp (range, put or delete).</summary>
     private static byte[] RealisticTxn(Random random)

@@ -148,6 +148,8 @@ public sealed class EtcdStoreTests
         Assert.Matches(@"kvs_store_duration_microseconds_total\{op=""get""\} [1-9]", metrics);
         Assert.Contains("kvs_store_errors_total{cause=\"too_large\"} 1", metrics);
         Assert.Contains("kvs_store_errors_total{cause=\"refused\"} 0", metrics);
+        Assert.Contains("kvs_store_calls_total{op=\"lease_grant\"} 0", metrics);
+        Assert.Contains("kvs_store_watches 0", metrics);
     }
 
     [Fact]

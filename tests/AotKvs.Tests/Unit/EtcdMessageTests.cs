@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
 using System.Text;
 using AotKvs.Configuration;
+using AotKvs.Storage;
 using AotKvs.Storage.Etcd;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace AotKvs.Tests.Unit;
@@ -136,6 +139,67 @@ public sealed class EtcdMessageTests
             reader.Start();
             Assert.True(reader.Join(TimeSpan.FromSeconds(5)), "still reading after 5 s");
             Assert.IsType<FormatException>(thrown);
+        }
+    }
+
+    [Fact]
+    public void Leases_and_watches_are_written_as_etcd_reads_them()
+    {
+        // PutRequest{key, value, lease: 300 (field 3, a two-byte varint), prev_kv}; lease 0 is left out (no lease).
+        Assert.Equal([0, 0, 0, 0, 16, 0x0A, 4, .. "/p/a"u8, 0x12, 3, .. "[1]"u8, 0x18, 0xAC, 0x02, 0x20, 1], EtcdProto.Put("/p/"u8, "a"u8, "[1]"u8, lease: 300));
+        Assert.Equal(EtcdProto.Put("/p/"u8, "a"u8, "[1]"u8), EtcdProto.Put("/p/"u8, "a"u8, "[1]"u8, lease: 0));
+        Assert.Equal([0, 0, 0, 0, 2, 0x08, 60], EtcdProto.LeaseGrant(60));                     // LeaseGrantRequest{TTL}
+        Assert.Equal([0, 0, 0, 0, 3, 0x08, 0xAC, 0x02], EtcdProto.LeaseRevoke(300));           // LeaseRevokeRequest{ID}
+        Assert.Equal([0, 0, 0, 0, 8, 0x0A, 6, 0x0A, 4, .. "/p/a"u8], EtcdProto.WatchCreate("/p/"u8, "a"u8)); // WatchRequest{create_request{key}}
+
+        // The txn's put carries the lease too: success RequestOp{request_put{key, value, lease 5, prev_kv}}.
+        var txn = EtcdProto.Txn("/p/"u8, "a"u8, [new RevisionCompare(CompareResult.Equal, 5)], delete: false, "[1]"u8, lease: 5);
+        byte[] success = [0x12, 17, 0x12, 15, 0x0A, 4, .. "/p/a"u8, 0x12, 3, .. "[1]"u8, 0x18, 5, 0x20, 1];
+        Assert.Equal(success, txn[(5 + 14)..(5 + 14 + 19)]);
+    }
+
+    [Fact]
+    public void Lease_and_watch_answers_are_read_as_etcd_writes_them()
+    {
+        byte[] header = [0x0A, 6, 0x08, 1, 0x10, 2, 0x18, 9];
+        static byte[] Frame(byte[] message) => [0, 0, 0, 0, (byte)message.Length, .. message];
+
+        Assert.Equal(999, EtcdProto.LeaseId(Frame([.. header, 0x10, 0xE7, 0x07, 0x18, 60])));
+        Assert.Throws<FormatException>(() => EtcdProto.LeaseId(Frame(header)));                // no id: never a lease 0
+        Assert.Equal(5, EtcdProto.PreviousLease(Frame([.. header, 0x12, 4, 0x0A, 0, 0x30, 5])));
+        Assert.Equal(0, EtcdProto.PreviousLease(Frame(header)));
+
+        Assert.Equal(new WatchAnswer(true, false, 0, null, 0, 0), EtcdProto.Watch(Frame([.. header, 0x10, 7, 0x18, 1])));
+        Assert.Equal(new WatchAnswer(false, true, 400, "gone", 0, 0), EtcdProto.Watch(Frame([.. header, 0x20, 1, 0x28, 0x90, 0x03, 0x32, 4, .. "gone"u8])));
+        // Two events: a PUT at 12, then a DELETE (type 1) at 9; the newest is 12.
+        byte[] put = [0x12, 4, 0x0A, 0, 0x18, 12];
+        byte[] delete = [0x08, 1, 0x12, 4, 0x0A, 0, 0x18, 9];
+        Assert.Equal(new WatchAnswer(false, false, 0, null, 2, 12), EtcdProto.Watch(Frame([.. header, 0x5A, 6, .. put, 0x5A, 8, .. delete])));
+    }
+
+    [Fact]
+    public async Task A_watch_stream_reads_frames_in_turn_skips_large_ones_and_ends_unavailable()
+    {
+        static byte[] Frame(byte[] message) => [0, .. BitConverter.IsLittleEndian ? BitConverter.GetBytes(message.Length).Reverse() : BitConverter.GetBytes(message.Length), .. message];
+        var metrics = new EtcdMetrics(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>());
+        byte[] large = [0x5A, 0x88, 0x80, 0x04, 0x12, 0x84, 0x80, 0x04, 0x2A, 0x80, 0x80, 0x04, .. new byte[65536]]; // an event with a 64 KiB value
+        byte[] stream = [.. Frame([0x18, 1]), .. Frame(large), .. Frame([0x5A, 4, 0x12, 2, 0x18, 7])];
+        using (var watch = new EtcdWatch(new HttpRequestMessage(), new HttpResponseMessage(), new MemoryStream(stream), metrics))
+        {
+            Assert.Equal(1, metrics.Watches);
+            Assert.True((await watch.NextAsync(CancellationToken.None)).Answer.Created);
+            Assert.Equal(new WatchAnswer(false, false, 0, null, 1, long.MaxValue), (await watch.NextAsync(CancellationToken.None)).Answer);
+            Assert.Equal(7, (await watch.NextAsync(CancellationToken.None)).Answer.NewestRevision);
+            var ended = await Assert.ThrowsAsync<StoreException>(() => watch.NextAsync(CancellationToken.None));
+            Assert.Equal(StoreFailure.Unavailable, ended.Failure);
+        }
+        Assert.Equal(0, metrics.Watches);
+
+        foreach (var broken in new byte[][] { [1, 0, 0, 0, 0], [0, 0, 0, 0, 9, 0x18], [0, 0, 0], [0, 0, 0, 0, 2, 0x18, 0x80], [0, 0, 0, 0, 2, 0x0A, 1] })
+        {
+            using var watch = new EtcdWatch(new HttpRequestMessage(), new HttpResponseMessage(), new MemoryStream(broken), metrics);
+            var failure = await Assert.ThrowsAsync<StoreException>(() => watch.NextAsync(CancellationToken.None));
+            Assert.Equal(StoreFailure.Unavailable, failure.Failure);
         }
     }
 }
