@@ -26,7 +26,7 @@ internal enum ReadStatus
 /// One change as the log and the snapshot hold it, little-endian:
 /// [CRC-32C of the rest: 4][payload length: 4][kind: 1][key length: 1][version: 8][deadline: 8][key][value JSON].
 /// The checksum covers the length too, so a torn or flipped length is caught like any other
-/// damage. A DELETE has no value. The version (≥ 1) is there for <see cref="RecordKind.VersionedPut"/>
+/// damage. A DELETE has no value. The version (1 to <see cref="MaxVersion"/>) is there for <see cref="RecordKind.VersionedPut"/>
 /// and <see cref="RecordKind.ExpiringPut"/> (the value's) and <see cref="RecordKind.VersionFloor"/>
 /// (every version up to it has been given: a snapshot starts with one, as deleted and expired
 /// keys' versions are in no entry); the kinds from before versions (<see cref="RecordKind.Put"/>,
@@ -37,6 +37,13 @@ internal enum ReadStatus
 internal static class LogRecord
 {
     public const int HeaderBytes = 8;
+
+    /// <summary>
+    /// The highest version a record may carry: far below the top bit, which memory's entries
+    /// use as their deadline flag (<see cref="Entry"/>), so that even the records from before
+    /// versions, numbered on from the highest one, never reach it. No writer comes near.
+    /// </summary>
+    public const ulong MaxVersion = (1UL << 62) - 1;
     private const int FixedPayloadBytes = 2;
     private const int VersionBytes = 8;
     private const int DeadlineBytes = 8;
@@ -104,13 +111,14 @@ internal static class LogRecord
             deadline = BinaryPrimitives.ReadInt64LittleEndian(record[18..]);
         key = record.Slice(HeaderBytes + fixedBytes, keyLength);
         value = record[(HeaderBytes + fixedBytes + keyLength)..];
+        var versionValid = version is > 0 and <= MaxVersion;
         return kind switch
         {
             RecordKind.Put => ReadStatus.Record,
             RecordKind.Delete => value.IsEmpty ? ReadStatus.Record : ReadStatus.Corrupt,
-            RecordKind.VersionedPut => version != 0 ? ReadStatus.Record : ReadStatus.Corrupt,
-            RecordKind.VersionFloor => version != 0 && key.IsEmpty && value.IsEmpty ? ReadStatus.Record : ReadStatus.Corrupt,
-            RecordKind.ExpiringPut => version != 0 && deadline > 0 ? ReadStatus.Record : ReadStatus.Corrupt, // 0 would be "none"
+            RecordKind.VersionedPut => versionValid ? ReadStatus.Record : ReadStatus.Corrupt,
+            RecordKind.VersionFloor => versionValid && key.IsEmpty && value.IsEmpty ? ReadStatus.Record : ReadStatus.Corrupt,
+            RecordKind.ExpiringPut => versionValid && deadline > 0 ? ReadStatus.Record : ReadStatus.Corrupt, // 0 would be "none"
             _ => ReadStatus.Corrupt,
         };
     }

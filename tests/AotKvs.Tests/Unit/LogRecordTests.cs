@@ -23,12 +23,12 @@ public sealed class LogRecordTests
 
     [Theory]
     [InlineData((byte)3, "k", "{\"a\": [1, 2.50, null]}", 1UL, 0L)]
-    [InlineData((byte)3, "ключ/🙂", "\"\"", ulong.MaxValue, 0L)]
+    [InlineData((byte)3, "ключ/🙂", "\"\"", LogRecord.MaxVersion, 0L)]
     [InlineData((byte)4, "", "", 300UL, 0L)]
     [InlineData((byte)1, "k", "[1]", 0UL, 0L)]   // from before versions
     [InlineData((byte)2, "gone", "", 0UL, 0L)]
     [InlineData((byte)5, "k", "{\"a\": 1}", 9UL, 1_765_000_000_123L)] // a PUT with a deadline
-    [InlineData((byte)5, "ключ/🙂", "\"\"", ulong.MaxValue, long.MaxValue)]
+    [InlineData((byte)5, "ключ/🙂", "\"\"", LogRecord.MaxVersion, long.MaxValue)]
     [InlineData((byte)5, "", "1", 1UL, 1L)]
     public void A_record_reads_back_as_written(byte kindByte, string key, string value, ulong version, long deadline)
     {
@@ -86,6 +86,11 @@ public sealed class LogRecordTests
     [InlineData((byte)4, "", "", 0UL, 0L)]
     [InlineData((byte)4, "k", "", 5UL, 0L)]      // a floor names no key
     [InlineData((byte)4, "", "1", 5UL, 0L)]      // and has no value
+    [InlineData((byte)3, "k", "1", LogRecord.MaxVersion + 1, 0L)] // near memory's deadline flag: never a version
+    [InlineData((byte)3, "k", "1", 1UL << 63, 0L)]
+    [InlineData((byte)3, "k", "1", ulong.MaxValue, 0L)]
+    [InlineData((byte)4, "", "", LogRecord.MaxVersion + 1, 0L)]
+    [InlineData((byte)5, "k", "1", 1UL << 63, 1_765_000_000_000L)]
     [InlineData((byte)5, "k", "1", 0UL, 1_765_000_000_000L)]
     [InlineData((byte)5, "k", "1", 5UL, 0L)]     // deadline 0 is "none": that is kind 3
     [InlineData((byte)5, "k", "1", 5UL, -1L)]    // before 1970: never written
