@@ -15,6 +15,8 @@ internal sealed record ServiceOptions(
     long MaxBufferedBytes,
     int MaxJsonDepth,
     int MaxConnections,
+    int MaxWaitSeconds,
+    int MaxWaiters,
     int? Port,
     TimeSpan ReadyProbeInterval,
     LogSettings Logs,
@@ -33,6 +35,8 @@ internal sealed record ServiceOptions(
         MaxBufferedBytes: Settings.MaxBufferedBytes.Read(config),
         MaxJsonDepth: Settings.MaxJsonDepth.Read(config),
         MaxConnections: Settings.MaxConnections.Read(config),
+        MaxWaitSeconds: Settings.MaxWaitSeconds.Read(config),
+        MaxWaiters: Settings.MaxWaiters.Read(config),
         // Unset leaves the port to the ASP.NET Core settings (ListenAddress), else 8090.
         Port: Settings.Port.ReadIfSet(config),
         ReadyProbeInterval: TimeSpan.FromMilliseconds(Settings.ReadyProbeMs.Read(config)),

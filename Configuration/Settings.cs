@@ -84,6 +84,14 @@ internal static class Settings
         "--max-connections", "KVS_MAX_CONNECTIONS", "connections", 10_000, 1, 1_000_000,
         "open connections at most; more are closed at once");
 
+    public static readonly NumberSetting MaxWaitSeconds = new(
+        "--max-wait-seconds", "KVS_MAX_WAIT_SECONDS", "seconds", 300, 1, 86_400,
+        "longest wait a GET with Prefer: wait=N is granted; longer asks get this");
+
+    public static readonly NumberSetting MaxWaiters = new(
+        "--max-waiters", "KVS_MAX_WAITERS", "requests", 8192, 0, 1_000_000,
+        "requests waiting for a change at once at most; more are answered at once, without waiting; 0: never wait");
+
     public static readonly ChoiceSetting<LogFormat> LogFormat = new(
         "--log-format", "KVS_LOG_FORMAT", Configuration.LogFormat.Text,
         [("text", Configuration.LogFormat.Text), ("json", Configuration.LogFormat.Json)],
@@ -132,6 +140,6 @@ internal static class Settings
     public static readonly Setting[] All =
         [Port, ForwardingAddress, ForwardTimeoutMs, UpstreamConnections, UpstreamPipeline, ReadyProbeMs,
          Store, StorePrefix, StoreTimeoutMs, StoreConnections, StoreCaFile, StoreCertFile, StoreKeyFile, StoreUser, StorePasswordFile,
-         MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, LogFormat, LogLevel, Instance, AccessLog,
+         MaxBodyBytes, MaxBufferedBytes, MaxJsonDepth, MaxConnections, MaxWaitSeconds, MaxWaiters, LogFormat, LogLevel, Instance, AccessLog,
          DataDir, Sync, SyncIntervalMs, CompactMinBytes];
 }

@@ -26,7 +26,7 @@ internal sealed class EntityTags(Func<string?> currentScope)
     /// <summary>The store will have versions but cannot name their scope yet (a main over etcd before the cluster's first answer).</summary>
     public bool ScopeUnknown => currentScope() is null;
 
-    /// <summary>The tag of <paramref name="version"/> (≥ 1), with its quotes, as the ETag header's value.</summary>
+    /// <summary>The tag of <paramref name="version"/> (≥ 1; 0: the tag of "absent"), with its quotes, as the ETag header's value.</summary>
     public string For(ulong version)
     {
         var scope = currentScope() ?? "";
@@ -49,6 +49,16 @@ internal sealed class EntityTags(Func<string?> currentScope)
         });
         slot = tag;
         return tag;
+    }
+
+    /// <summary>
+    /// Whether an opaque tag is this store's tag of "absent": the scope, then "-0" (what
+    /// <see cref="For"/> gives for version 0). A waiting read uses it to wait for a creation.
+    /// </summary>
+    public bool IsAbsence(ReadOnlySpan<char> opaque)
+    {
+        var scope = currentScope() ?? "";
+        return scope.Length > 0 && opaque.Length == scope.Length + 2 && opaque.StartsWith(scope, StringComparison.Ordinal) && opaque.EndsWith("-0");
     }
 
     /// <summary>The version an opaque tag (between its quotes) names here, if it names one.</summary>

@@ -1,4 +1,7 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
 using AotKvs.Configuration;
+using AotKvs.Operations;
 using AotKvs.Protocol;
 using AotKvs.Storage;
 
@@ -10,18 +13,23 @@ namespace AotKvs.Endpoints;
 /// </summary>
 internal static class KeyValueEndpoints
 {
+    private const string PreferenceApplied = PreferHeader.AppliedName;
+
     public static IEndpointRouteBuilder MapKeyValueStore(this IEndpointRouteBuilder app)
     {
         var store = app.ServiceProvider.GetRequiredService<IKeyValueStore>();
         var maxJsonDepth = app.ServiceProvider.GetRequiredService<ServiceOptions>().MaxJsonDepth;
         var budget = app.ServiceProvider.GetRequiredService<BufferBudget>();
         var tags = new EntityTags(() => store.VersionScope);
-        app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, tags, maxJsonDepth, budget))
+        var options = app.ServiceProvider.GetRequiredService<ServiceOptions>();
+        _ = app.ServiceProvider.GetService<MetricsCollector>(); // listening before the waits' zero counts are added
+        var waits = new WaitingReads(options.MaxWaitSeconds, options.MaxWaiters, app.ServiceProvider.GetService<IMeterFactory>());
+        app.Map(KeyPath.Prefix + "/{**key}", context => HandleAsync(context, store, tags, waits, maxJsonDepth, budget))
             .WithMetadata(KeyRequestEndpoint.Marker);
         return app;
     }
 
-    private static Task HandleAsync(HttpContext context, IKeyValueStore store, EntityTags tags, int maxJsonDepth, BufferBudget budget)
+    private static Task HandleAsync(HttpContext context, IKeyValueStore store, EntityTags tags, WaitingReads waits, int maxJsonDepth, BufferBudget budget)
     {
         // Screening (RequestScreening) has already refused targets that are not paths.
         var target = RequestTarget.PathAndQuery(context)!;
@@ -33,11 +41,11 @@ internal static class KeyValueEndpoints
         // server sends the headers (Content-Length included) and drops the body.
         var method = context.Request.Method;
         if (method == HttpMethods.Get || method == HttpMethods.Head)
-            return ReadOrRemove(context, store, tags, encodedKey, remove: false);
+            return ReadOrRemove(context, store, tags, waits, encodedKey, remove: false);
         if (method == HttpMethods.Put)
             return PutAsync(context, store, tags, target, maxJsonDepth, budget);
         if (method == HttpMethods.Delete)
-            return ReadOrRemove(context, store, tags, encodedKey, remove: true);
+            return ReadOrRemove(context, store, tags, waits, encodedKey, remove: true);
         context.Response.Headers.Allow = Responses.AllowedKeyMethods;
         return Responses.MethodNotAllowed.WriteAsync(context.Response);
     }
@@ -46,7 +54,7 @@ internal static class KeyValueEndpoints
     /// GET and DELETE: decode the key into a pooled buffer and ask the store. The key's 400s
     /// come first, then a malformed precondition's 400, then the store (RFC 9110 §13.2.1).
     /// </summary>
-    private static Task ReadOrRemove(HttpContext context, IKeyValueStore store, EntityTags tags, ReadOnlySpan<char> encodedKey, bool remove)
+    private static Task ReadOrRemove(HttpContext context, IKeyValueStore store, EntityTags tags, WaitingReads waits, ReadOnlySpan<char> encodedKey, bool remove)
     {
         if (encodedKey.Length > KeyRules.MaxEncodedLength) // longer than any key a PUT accepts
         {
@@ -69,16 +77,35 @@ internal static class KeyValueEndpoints
             key.Dispose();
             return Responses.StoreUnavailable.WriteAsync(context.Response);
         }
-        return remove ? DeleteAsync(context, store, tags, key, condition) : GetAsync(context, store, tags, key, condition);
+        return remove ? DeleteAsync(context, store, tags, key, condition) : GetAsync(context, store, tags, waits, key, condition);
     }
 
-    private static async Task GetAsync(HttpContext context, IKeyValueStore store, EntityTags tags, DecodedKey key, Precondition condition)
+    private static async Task GetAsync(HttpContext context, IKeyValueStore store, EntityTags tags, WaitingReads waits, DecodedKey key, Precondition condition)
     {
         StoredValue found;
         var scopeKnown = tags.HasVersions;
+        var asksToWait = false;
+        var waited = false;
         try
         {
             found = await store.GetAsync(key.Utf8, context.RequestAborted);
+            // Read before the store named its scope (a main over etcd, before the cluster's first
+            // answer), the tags named no version: read them again now that it has.
+            if (!condition.IsNone && !scopeKnown)
+                _ = Preconditions.TryRead(context.Request.Headers, tags, out condition);
+            asksToWait = PreferHeader.TryReadWait(context.Request.Headers, out var seconds);
+            if (asksToWait && seconds > 0 && condition.IfNoneMatch.Present && WaitingReads.Unchanged(condition, found) && (found.Found ? found.Version != 0 : tags.HasVersions))
+            {
+                var response = context.Response;
+                found = await waits.WaitAsync(store, key.Utf8, condition, found, seconds, granted =>
+                {
+                    waited = granted > 0;
+                    if (waited)
+                        response.Headers[PreferenceApplied] = "wait=" + granted.ToString(CultureInfo.InvariantCulture);
+                    else
+                        response.Headers.Remove(PreferenceApplied);
+                }, context.RequestAborted);
+            }
         }
         catch (StoreException e)
         {
@@ -89,9 +116,14 @@ internal static class KeyValueEndpoints
         {
             key.Dispose();
         }
-        if (!found.Found) // 404 whatever the preconditions (RFC 9110 §13.2.1)
+        if (!found.Found) // 404 whatever the preconditions (RFC 9110 §13.2.1), unless a wait for a creation ran out
         {
-            await Responses.KeyNotFound.WriteAsync(context.Response);
+            if (asksToWait && tags.HasVersions)
+                context.Response.Headers.ETag = tags.For(0); // the tag of "absent", to wait on next
+            if (waited && WaitingReads.Unchanged(condition, found))
+                context.Response.StatusCode = StatusCodes.Status304NotModified;
+            else
+                await Responses.KeyNotFound.WriteAsync(context.Response);
             return;
         }
         if (!condition.IsNone && found.Version == 0) // a store without versions can check nothing
@@ -100,10 +132,6 @@ internal static class KeyValueEndpoints
             return;
         }
 
-        // Read before the store named its scope (a main over etcd, before the cluster's first
-        // answer), the tags named no version: read them again now that it has.
-        if (!condition.IsNone && !scopeKnown)
-            _ = Preconditions.TryRead(context.Request.Headers, tags, out condition);
         Tag(context.Response, tags, found.Version);
         switch (condition.Evaluate(found.Version))
         {
@@ -150,9 +178,11 @@ internal static class KeyValueEndpoints
             {
                 try
                 {
-                    answer = !Preconditions.TryRead(context.Request.Headers, tags, out var condition) ? Responses.PreconditionMalformed
+                    var headers = context.Request.Headers;
+                    answer = !LifetimeHeader.TryRead(headers[LifetimeHeader.Name], out var lifetime) ? Responses.LifetimeMalformed
+                        : !Preconditions.TryRead(headers, tags, out var condition) ? Responses.PreconditionMalformed
                         : !condition.IsNone && tags.ScopeUnknown ? Responses.StoreUnavailable // its tags could name no version yet
-                        : Answer(context.Response, tags, await store.PutAsync(key.Utf8, body.Memory[value], condition, context.RequestAborted));
+                        : Answer(context.Response, tags, await store.PutAsync(key.Utf8, body.Memory[value], condition, lifetime, context.RequestAborted));
                 }
                 catch (StoreException e)
                 {
@@ -228,6 +258,7 @@ internal static class KeyValueEndpoints
     {
         StoreFailure.ValueTooLarge => Responses.ValueTooLargeForStore,
         StoreFailure.ConditionsUnsupported => Responses.ConditionsUnsupported,
+        StoreFailure.ExpiryUnsupported => Responses.ExpiryUnsupported,
         _ => Responses.StoreUnavailable,
     };
 }

@@ -39,6 +39,7 @@ internal static class Preconditions
         List<ulong>? versions = null;
         var elements = 0;
         var star = false;
+        var absence = false;
         foreach (var line in lines)
         {
             var rest = (line ?? "").AsSpan();
@@ -62,6 +63,8 @@ internal static class Preconditions
                 {
                     if ((weakMatches || !weak) && tags.TryVersion(opaque, out var version))
                         (versions ??= []).Add(version);
+                    else if (weakMatches && tags.IsAbsence(opaque))
+                        absence = true;
                 }
                 else
                     return false;
@@ -74,7 +77,7 @@ internal static class Preconditions
         }
         if (star && elements > 1) // "*" stands alone: "*, \"a\"" is neither form
             return false;
-        set = star ? VersionSet.AnyVersion : VersionSet.Of(versions?.ToArray() ?? []);
+        set = star ? VersionSet.AnyVersion : VersionSet.Of(versions?.ToArray() ?? [], absence);
         return true;
     }
 

@@ -13,10 +13,11 @@ namespace AotKvs.Forwarding;
 
 /// <summary>
 /// The forwarding role: sends each request on to main (method, path and query exactly as
-/// received, body, Content-Type, If-Match and If-None-Match, plus our Via entry and a tag
-/// main echoes) and returns main's status, body, Content-Type, Allow and ETag. Any failure to get a whole answer in time,
+/// received, body, Content-Type, the <see cref="RelayedRequestHeaders"/>, plus our Via entry and a tag
+/// main echoes) and returns main's status, body, Content-Type, Allow, ETag and Preference-Applied. Any failure to get a whole answer in time,
 /// or an answer that cannot be tied to its request, becomes the SPEC's 503; a request that
-/// has been here before is a loop and gets 508.
+/// has been here before is a loop and gets 508. A GET or HEAD that asks to wait (Prefer:
+/// wait=N) goes to main alone, never pipelined, its bound extended by the wait granted.
 /// </summary>
 internal sealed class Forwarder : IDisposable
 {
@@ -27,6 +28,7 @@ internal sealed class Forwarder : IDisposable
     private readonly UpstreamPool _pool;
     private readonly UpstreamPipeline _pipeline;
     private readonly BufferBudget _budget;
+    private readonly int _maxWaitSeconds;
 
     // One permit per connection to main: a request to main holds one from before it is
     // sent until main's whole answer is in, so connections to main never exceed the bound,
@@ -46,11 +48,15 @@ internal sealed class Forwarder : IDisposable
     /// <paramref name="dial"/> opens one connection to main; tests put a scripted main
     /// there. By default, a TCP connection to <paramref name="target"/>.
     /// <paramref name="pipelineTiming"/>: tests widen or shorten the pipeline's windows.
+    /// <paramref name="maxWaitSeconds"/>: the longest wait a request's Prefer: wait=N adds to
+    /// its bound (by default, <see cref="Settings.MaxWaitSeconds"/>'s).
     /// </summary>
     public Forwarder(ForwardingTarget target, TimeSpan timeout, int maxConnections, int maxBatch, UpstreamReport report,
-        Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null, UpstreamPipeline.Timing? pipelineTiming = null)
+        Func<CancellationToken, ValueTask<Socket>>? dial = null, BufferBudget? budget = null, UpstreamPipeline.Timing? pipelineTiming = null,
+        int? maxWaitSeconds = null)
     {
         _budget = budget ?? BufferBudget.Unlimited;
+        _maxWaitSeconds = maxWaitSeconds ?? Settings.MaxWaitSeconds.Fallback;
         _connections = new SemaphoreSlim(maxConnections, maxConnections);
         _report = report;
         _head = new RequestHead(target.Display, _via.Entry);
@@ -67,7 +73,7 @@ internal sealed class Forwarder : IDisposable
 
     /// <summary>
     /// The next hop also takes at most 100 header lines (the server's default). The client's
-    /// If-Match and If-None-Match lines go on one for one; this forwarder's own are at most
+    /// <see cref="RelayedRequestHeaders"/> lines go on one for one; this forwarder's own are at most
     /// Host, Via, Kvs-Tag, Connection, Content-Type and Content-Length.
     /// </summary>
     private const int NextHopHeaderLines = 100;
@@ -91,12 +97,12 @@ internal sealed class Forwarder : IDisposable
 
         var contentType = context.Request.ContentType;
         var headers = context.Request.Headers;
-        var conditions = new ConditionalHeaders(headers.IfMatch, headers.IfNoneMatch);
-        if (_via.AppendedLength(via) + (contentType?.Length ?? 0) + conditions.Length > NextHopHeaderBudget
-            || conditions.Lines > NextHopHeaderLines - OwnHeaderLines)
+        var relayed = new RelayedRequestHeaders(headers);
+        if (_via.AppendedLength(via) + (contentType?.Length ?? 0) + relayed.Length > NextHopHeaderBudget
+            || relayed.Lines > NextHopHeaderLines - OwnHeaderLines)
             return Responses.HeadersTooLarge.WriteAsync(context.Response); // the next hop would refuse it with an empty 431
 
-        return AsTask(ForwardAsync(context, pathAndQuery, via, conditions, contentType));
+        return AsTask(ForwardAsync(context, pathAndQuery, via, relayed, contentType));
     }
 
     /// <summary>
@@ -112,7 +118,7 @@ internal sealed class Forwarder : IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ForwardAsync(HttpContext context, string pathAndQuery, StringValues via, ConditionalHeaders conditions, string? contentType)
+    private async ValueTask ForwardAsync(HttpContext context, string pathAndQuery, StringValues via, RelayedRequestHeaders relayed, string? contentType)
     {
         var hasBody = context.Features.GetRequiredFeature<IHttpRequestBodyDetectionFeature>().CanHaveBody;
         var (body, error) = hasBody ? await RequestBody.ReadAsync(context.Request, _budget) : default;
@@ -129,25 +135,39 @@ internal sealed class Forwarder : IDisposable
             var tag = (ulong)Interlocked.Increment(ref _lastTag);
             var bodyInline = body.Length <= UpstreamPipeline.MaxRequestBytes;
             // The method goes on exactly as received: main itself refuses "get" (methods are case-sensitive).
-            var head = _head.Write(context.Request.Method, pathAndQuery, via, conditions, hasBody ? contentType : null, body.Span, hasBody,
+            var head = _head.Write(context.Request.Method, pathAndQuery, via, relayed, hasBody ? contentType : null, body.Span, hasBody,
                 tag, keepAlive: mainEchoes, bodyInline, out var length);
             var isHead = context.Request.Method == HttpMethods.Head; // ordinal: "head" is not HEAD, and main answers it with a body
             var request = new UpstreamRequest(head.AsMemory(0, length), bodyInline ? default : body.Memory, tag, isHead);
-            await SendAsync(context, head, request, mainEchoes);
+            await SendAsync(context, head, request, mainEchoes, WaitGranted(context.Request, isHead));
         }
     }
+
+    /// <summary>
+    /// The seconds a GET or HEAD asks to wait (Prefer: wait=N, at most the setting's), which
+    /// main may spend before it answers; 0 for any other request.
+    /// </summary>
+    private int WaitGranted(HttpRequest request, bool isHead) =>
+        (isHead || request.Method == HttpMethods.Get) && PreferHeader.TryReadWait(request.Headers, out var seconds)
+            ? Math.Min(seconds, _maxWaitSeconds)
+            : 0;
 
     /// <summary>
     /// Sends <paramref name="request"/> (whose head is <paramref name="buffer"/>, rented from
     /// the shared pool, now ours) and relays main's answer. <paramref name="keepAlive"/>: main
     /// is known to echo tags, so the request may share a connection with others.
+    /// <paramref name="waitSeconds"/>: main may wait that long before it answers, so the
+    /// request goes alone (nothing pipelined may queue behind it, and a client that leaves
+    /// closes its connection, so main's waiter goes) with its bound extended by as much.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // one heap object less per request
-    private async ValueTask SendAsync(HttpContext context, byte[] buffer, UpstreamRequest request, bool keepAlive)
+    private async ValueTask SendAsync(HttpContext context, byte[] buffer, UpstreamRequest request, bool keepAlive, int waitSeconds)
     {
-        var deadline = _deadlines.Rent();
+        var deadline = waitSeconds == 0 ? _deadlines.Rent() : _deadlines.Rent(TimeSpan.FromSeconds(waitSeconds));
         PipelineLane? lane = null;
-        var pipelined = keepAlive && request.Body.IsEmpty ? _pipeline.TryEnter(buffer, request.Head.Length, request.Tag, request.IsHead, out lane) : null;
+        var pipelined = keepAlive && request.Body.IsEmpty && waitSeconds == 0
+            ? _pipeline.TryEnter(buffer, request.Head.Length, request.Tag, request.IsHead, out lane)
+            : null;
         // A client that leaves ends the work it caused: a lone request to main is cancelled (its
         // connection closed) instead of holding a connection to main until the deadline. A
         // pipelined one stops waiting; its batch reads its answer and drops it.
@@ -229,6 +249,8 @@ internal sealed class Forwarder : IDisposable
                 outgoing.Headers.Allow = head.Allow;
             if (head.ETag is not null)
                 outgoing.Headers.ETag = head.ETag; // on every status, a 304's and a 412's included
+            if (head.PreferenceApplied is not null)
+                outgoing.Headers[PreferHeader.AppliedName] = head.PreferenceApplied; // likewise
             if (head.Status is 204 or 205 or 304)
                 return; // no content, whatever main sent (RFC 9110 §15.3.5, §15.3.6, §15.4.5): the server refuses to write any
             // A HEAD answer has no body but tells the length a GET would have.

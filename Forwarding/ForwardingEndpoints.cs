@@ -12,7 +12,8 @@ internal static class ForwardingEndpoints
         var services = builder.Services;
         services.AddSingleton<ForwardingMetrics>();
         services.AddSingleton<UpstreamReport>();
-        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, provider.GetRequiredService<UpstreamReport>(), budget: provider.GetRequiredService<BufferBudget>()));
+        services.AddSingleton(provider => new Forwarder(target, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, provider.GetRequiredService<UpstreamReport>(), budget: provider.GetRequiredService<BufferBudget>(),
+            maxWaitSeconds: options.MaxWaitSeconds));
         services.AddHostedService(provider => new UpstreamProbe(target, options, provider.GetRequiredService<Readiness>()));
         return builder;
     }

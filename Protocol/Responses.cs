@@ -26,6 +26,7 @@ internal static class Responses
     public static readonly JsonResponse BadTarget = JsonResponse.Error(StatusCodes.Status400BadRequest, "Request target is not a path");
     public static readonly JsonResponse StoreUnavailable = JsonResponse.Error(StatusCodes.Status503ServiceUnavailable, "Store is unavailable");
     public static readonly JsonResponse ConditionsUnsupported = JsonResponse.Error(StatusCodes.Status501NotImplemented, "Conditional requests are not supported by this store");
+    public static readonly JsonResponse LifetimeMalformed = JsonResponse.Error(StatusCodes.Status400BadRequest, "Kvs-Ttl is not a whole number of seconds from 1 to 315360000");
     public static readonly JsonResponse ExpiryUnsupported = JsonResponse.Error(StatusCodes.Status501NotImplemented, "Expiry is not supported by this store");
     public static readonly JsonResponse ValueTooLargeForStore = JsonResponse.Error(StatusCodes.Status413PayloadTooLarge, "Value is too large for the store");
     // Conditional requests (RFC 9110 §13): a precondition that does not hold, a header that is neither "*" nor a list of entity tags.

@@ -28,6 +28,7 @@ internal static class Entry
     {
         if (key.Length > MaxKeyBytes)
             throw new ArgumentOutOfRangeException(nameof(key), "keys are at most 50 code points, 200 UTF-8 bytes");
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(version, (ulong)long.MaxValue); // the top bit is the deadline's flag
         var keyLengthAt = deadline == 0 ? PlainKeyLengthAt : TimedKeyLengthAt;
         var entry = GC.AllocateUninitializedArray<byte>(keyLengthAt + 1 + key.Length + value.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(entry, deadline == 0 ? version : version | DeadlineFlag);

@@ -36,20 +36,30 @@ internal readonly struct VersionSet
 {
     private readonly ulong[]? _versions;
 
-    private VersionSet(bool any, ulong[]? versions)
+    private VersionSet(bool any, ulong[]? versions, bool namesAbsence = false)
     {
         Present = true;
         Any = any;
         _versions = versions;
+        NamesAbsence = namesAbsence;
     }
 
     public static VersionSet AnyVersion => new(true, null);
 
-    public static VersionSet Of(ulong[] versions) => new(false, versions);
+    /// <param name="versions">The versions named.</param>
+    /// <param name="namesAbsence">The list also holds the tag of "absent" (version 0), which only a waiting read uses.</param>
+    public static VersionSet Of(ulong[] versions, bool namesAbsence = false) => new(false, versions, namesAbsence);
 
     public bool Present { get; }
 
     public bool Any { get; }
+
+    /// <summary>
+    /// The list holds the tag of "absent", which only a waiting read heeds: it waits while the
+    /// key is absent. Everything else goes by <see cref="Contains"/>, which never names an
+    /// absent key, so that tag changes no other answer.
+    /// </summary>
+    public bool NamesAbsence { get; }
 
     public ReadOnlySpan<ulong> Versions => _versions;
 

@@ -17,6 +17,8 @@ internal struct AnswerHead
     public string? Allow;
     /// <summary>One entity-tag (RFC 9110 §8.8.3), ASCII, as main wrote it.</summary>
     public string? ETag;
+    /// <summary>Main's Preference-Applied (RFC 7240 §3), ASCII, as main wrote it.</summary>
+    public string? PreferenceApplied;
     /// <summary>The <see cref="ExchangeTag"/> main echoed, or <see cref="ExchangeTag.None"/>.</summary>
     public ulong Tag;
 }
@@ -26,7 +28,7 @@ internal struct AnswerHead
 /// chunked framing. Anything ambiguous (two different lengths, a length beside chunked, an
 /// unknown transfer coding, folded or nameless lines, a head beyond the budget) is refused
 /// as an invalid answer rather than guessed at: the client then gets the usual 503. What is
-/// relayed (Content-Type, Allow, ETag) must be ASCII: the server refuses to write anything
+/// relayed (Content-Type, Allow, ETag, Preference-Applied) must be ASCII: the server refuses to write anything
 /// else, and an answer it cannot relay is refused here instead of becoming an empty 500.
 /// </summary>
 internal static class AnswerParser
@@ -41,6 +43,12 @@ internal static class AnswerParser
     /// scope and version, quoted); room to spare, but not room for a client to be sent a flood.
     /// </summary>
     public const int MaxETagBytes = 256;
+
+    /// <summary>
+    /// The longest Preference-Applied relayed. Main's is "wait=" and at most 5 digits; room to
+    /// spare, bounded like <see cref="MaxETagBytes"/>.
+    /// </summary>
+    public const int MaxPreferenceAppliedBytes = 256;
 
     /// <summary>
     /// Parses one head at the start of <paramref name="buffer"/>. False when the blank line
@@ -164,6 +172,13 @@ internal static class AnswerParser
                 throw Invalid("bad ETag");
             head.ETag = Encoding.ASCII.GetString(value);
         }
+        else if (Ascii.EqualsIgnoreCase(name, "Preference-Applied"u8))
+        {
+            // Like ETag: one field, well formed, or the answer says nothing we could relay.
+            if (head.PreferenceApplied is not null || !IsPreferenceList(value))
+                throw Invalid("bad Preference-Applied");
+            head.PreferenceApplied = Encoding.ASCII.GetString(value);
+        }
         else if (Ascii.EqualsIgnoreCase(name, ExchangeTag.Name))
         {
             // One tag, well formed: a second one, or a garbled one, ties the answer to nothing.
@@ -196,6 +211,81 @@ internal static class AnswerParser
             if (b is < 0x21 or > 0x7E or (byte)'"')
                 return false;
         return true;
+    }
+
+    /// <summary>
+    /// Preference-Applied = 1#( token [ BWS "=" BWS word ] ) (RFC 7240 §3), word = token or
+    /// quoted-string; empty elements are allowed around at least one. ASCII only (obs-text
+    /// left out: not relayable), at most <see cref="MaxPreferenceAppliedBytes"/>.
+    /// </summary>
+    public static bool IsPreferenceList(ReadOnlySpan<byte> value)
+    {
+        if (value.Length > MaxPreferenceAppliedBytes)
+            return false;
+        var any = false;
+        var at = 0;
+        while (true)
+        {
+            at = SkipSpace(value, at);
+            if (at == value.Length)
+                return any;
+            if (value[at] == (byte)',')
+            {
+                at++; // an empty element
+                continue;
+            }
+            var name = at;
+            at = SkipToken(value, at);
+            if (at == name)
+                return false;
+            any = true;
+            at = SkipSpace(value, at);
+            if (at < value.Length && value[at] == (byte)'=')
+            {
+                at = SkipSpace(value, at + 1);
+                var word = at;
+                at = at < value.Length && value[at] == (byte)'"' ? SkipQuoted(value, at) : SkipToken(value, at);
+                if (at <= word)
+                    return false;
+                at = SkipSpace(value, at);
+            }
+            if (at == value.Length)
+                return true;
+            if (value[at] != (byte)',')
+                return false;
+            at++;
+        }
+    }
+
+    private static int SkipSpace(ReadOnlySpan<byte> value, int at)
+    {
+        while (at < value.Length && value[at] is (byte)' ' or (byte)'\t')
+            at++;
+        return at;
+    }
+
+    /// <summary>tchar = "!" / "#" / "$" / "%" / "&amp;" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA (RFC 9110 §5.6.2).</summary>
+    private static int SkipToken(ReadOnlySpan<byte> value, int at)
+    {
+        while (at < value.Length && (char.IsAsciiLetterOrDigit((char)value[at]) || "!#$%&'*+-.^_`|~"u8.Contains(value[at])))
+            at++;
+        return at;
+    }
+
+    /// <summary>Past a quoted-string starting at <paramref name="at"/> (RFC 9110 §5.6.4, obs-text left out); -1 when it does not end.</summary>
+    private static int SkipQuoted(ReadOnlySpan<byte> value, int at)
+    {
+        for (at++; at < value.Length; at++)
+        {
+            var b = value[at];
+            if (b == (byte)'"')
+                return at + 1;
+            if (b == (byte)'\\' && ++at == value.Length)
+                break;
+            if (value[at] is < 0x20 and not (byte)'\t' or > 0x7E)
+                return -1;
+        }
+        return -1;
     }
 
     /// <summary>

@@ -10,13 +10,19 @@ internal sealed class DeadlinePool(TimeSpan timeout)
 {
     private readonly ConcurrentQueue<CancellationTokenSource> _idle = new();
 
-    /// <summary>How long after <see cref="Rent"/> a source fires.</summary>
+    /// <summary>How long after <see cref="Rent()"/> a source fires.</summary>
     public TimeSpan Timeout { get; } = timeout;
 
-    public CancellationTokenSource Rent()
+    public CancellationTokenSource Rent() => Rent(TimeSpan.Zero);
+
+    /// <summary>
+    /// A source that fires <paramref name="longer"/> after the timeout: a request that asked to
+    /// wait (Prefer: wait) gets its wait on top of the usual bound. The same pooled sources.
+    /// </summary>
+    public CancellationTokenSource Rent(TimeSpan longer)
     {
         var source = _idle.TryDequeue(out var reused) ? reused : new CancellationTokenSource();
-        source.CancelAfter(Timeout);
+        source.CancelAfter(Timeout + longer);
         return source;
     }
 

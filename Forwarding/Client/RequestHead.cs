@@ -8,7 +8,7 @@ namespace AotKvs.Forwarding.Client;
 /// <summary>
 /// The bytes of a request to main: "METHOD target HTTP/1.1", Host, Via (what was received,
 /// then our entry), the request's <see cref="ExchangeTag"/>, Connection: close for a main not
-/// known to echo tags, the client's <see cref="ConditionalHeaders"/>, Content-Type and
+/// known to echo tags, the client's <see cref="RelayedRequestHeaders"/>, Content-Type and
 /// Content-Length when there is a body. The constant
 /// parts are encoded once. The target is written exactly as the client sent it.
 /// </summary>
@@ -31,11 +31,11 @@ internal sealed class RequestHead
     /// followed by the body when <paramref name="bodyInline"/>: small requests go as one
     /// buffer, large bodies are sent from where they already are.
     /// </summary>
-    public byte[] Write(string method, string pathAndQuery, StringValues receivedVia, ConditionalHeaders conditions, string? contentType,
+    public byte[] Write(string method, string pathAndQuery, StringValues receivedVia, RelayedRequestHeaders relayed, string? contentType,
         ReadOnlySpan<byte> body, bool hasBody, ulong tag, bool keepAlive, bool bodyInline, out int length)
     {
         var size = method.Length + Encoding.UTF8.GetByteCount(pathAndQuery) + _versionHostVia.Length + _ownEntry.Length + 3
-            + TagName.Length + ExchangeTag.Digits + 2 + "Connection: close\r\n".Length + conditions.Length;
+            + TagName.Length + ExchangeTag.Digits + 2 + "Connection: close\r\n".Length + relayed.Length;
         foreach (var entry in receivedVia)
             size += Encoding.UTF8.GetByteCount(entry ?? "") + 2;
         if (contentType is not null)
@@ -60,7 +60,7 @@ internal sealed class RequestHead
         at += Append(span[at..], "\r\n"u8);
         if (!keepAlive)
             at += Append(span[at..], "Connection: close\r\n"u8);
-        at += conditions.Write(span[at..]);
+        at += relayed.Write(span[at..]);
         if (contentType is not null)
         {
             at += Append(span[at..], "Content-Type: "u8);

@@ -38,15 +38,16 @@ internal static class LogRecord
 {
     public const int HeaderBytes = 8;
 
-    /// <summary>
-    /// The highest version a record may carry: far below the top bit, which memory's entries
-    /// use as their deadline flag (<see cref="Entry"/>), so that even the records from before
-    /// versions, numbered on from the highest one, never reach it. No writer comes near.
-    /// </summary>
-    public const ulong MaxVersion = (1UL << 62) - 1;
     private const int FixedPayloadBytes = 2;
     private const int VersionBytes = 8;
     private const int DeadlineBytes = 8;
+
+    /// <summary>
+    /// The largest version a record may carry: a store's counter never comes near it, and it
+    /// leaves room below 2^63 (where <see cref="Entry"/> keeps a flag) for the versions that
+    /// recovery gives records from before versions.
+    /// </summary>
+    public const ulong MaxVersion = 1UL << 62;
 
     public static bool HasVersion(RecordKind kind) => kind is RecordKind.VersionedPut or RecordKind.VersionFloor or RecordKind.ExpiringPut;
 

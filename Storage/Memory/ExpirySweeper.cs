@@ -14,7 +14,7 @@ internal sealed class ExpirySweeper : IDisposable
 {
     private const int BatchSize = 1024;
     private const int CompactAtLeast = 1024;
-    private const long LongestWaitMs = 24 * 60 * 60 * 1000;
+    private const long MaxTimerMs = 24 * 3600 * 1000;
 
     private readonly Lock _lock = new();
     private readonly PriorityQueue<byte[], long> _due = new();
@@ -119,15 +119,12 @@ internal sealed class ExpirySweeper : IDisposable
             _due.EnqueueRange(kept);
     }
 
-    /// <summary>
-    /// Sets the timer for <paramref name="deadline"/> (Unix ms; past: at once); under the lock.
-    /// A timer waits at most about 49 days (2^32 - 2 ms) and deadlines may be ten years away,
-    /// so it waits at most a day: a turn that finds nothing due only sets it again.
-    /// </summary>
+    /// <summary>Sets the timer for <paramref name="deadline"/> (Unix ms; past: at once); under the lock.</summary>
     private void Arm(long deadline)
     {
         _armedFor = deadline;
-        var wait = Math.Clamp(deadline - _clock.GetUtcNow().ToUnixTimeMilliseconds(), 0, LongestWaitMs);
+        // A timer takes at most about 49 days; a later deadline is reached in turns of a day.
+        var wait = Math.Clamp(deadline - _clock.GetUtcNow().ToUnixTimeMilliseconds(), 0, MaxTimerMs);
         _timer.Change(TimeSpan.FromMilliseconds(wait), Timeout.InfiniteTimeSpan);
     }
 

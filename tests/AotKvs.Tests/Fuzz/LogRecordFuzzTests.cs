@@ -61,8 +61,9 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Sealed(3, [9, 1, (byte)'k']),                  // an unknown kind
         Sealed(2, [1, 0]),                             // a put of the empty key, no value
         Record(RecordKind.VersionedPut, "k", "[1]", 7),
-        Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),   // past 2^62: corrupt
-        [.. Record(RecordKind.VersionFloor, "", "", (1UL << 62) - 1), .. Record(RecordKind.Put, "a", "1")], // the highest floor, then a put numbered after it
+        Record(RecordKind.VersionFloor, "", "", LogRecord.MaxVersion),
+        Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),                               // past MaxVersion: corrupt
+        [.. Record(RecordKind.VersionFloor, "", "", LogRecord.MaxVersion), .. Record(RecordKind.Put, "a", "1")], // the highest floor, then a put numbered after it
         [.. Record(RecordKind.Put, "a", "1"), .. Record(RecordKind.VersionFloor, "", "", 9), .. Record(RecordKind.VersionedPut, "a", "2", 12),
          .. Record(RecordKind.Delete, "a", ""), .. Record(RecordKind.VersionedPut, "b", "3", 10)],
         Sealed(10, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),   // a versioned put of version 0
@@ -218,9 +219,9 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             1 => keyLength <= payload - 2,
             2 => keyLength == payload - 2,                         // no value
-            3 => versioned && keyLength <= payload - 10 && version is >= 1 and < 1UL << 62, // near the top bit, memory's flag
-            4 => versioned && keyLength == 0 && payload == 10 && version is >= 1 and < 1UL << 62, // no key, no value
-            5 => timed && keyLength <= payload - 18 && version is >= 1 and < 1UL << 62 && deadline >= 1,
+            3 => versioned && keyLength <= payload - 10 && version is not 0 and <= LogRecord.MaxVersion,
+            4 => versioned && keyLength == 0 && payload == 10 && version is not 0 and <= LogRecord.MaxVersion, // no key, no value
+            5 => timed && keyLength <= payload - 18 && version is not 0 and <= LogRecord.MaxVersion && deadline >= 1,
             _ => false,
         };
         return (ok ? ReadStatus.Record : ReadStatus.Corrupt, 8 + payload);
@@ -338,7 +339,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             var key = random.Pick(["a", "b", "k", "ключ", "🙂", "", new string('k', 255), random.Digits(random.Next(10))]);
             var value = random.Chance(30) ? "" : random.Pick(["1", "\"v\"", "[1,2,3]", "{\"a\": null}", random.Digits(random.Size(16, 2000))]);
-            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), (1UL << 62) - 1, 1UL << 62, 1UL << 63, ulong.MaxValue]);
+            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), LogRecord.MaxVersion, LogRecord.MaxVersion + 1, 1UL << 63, ulong.MaxValue]);
             // Before versions, now, and with a deadline (passed or to come).
             var put = random.Pick([RecordKind.Put, RecordKind.VersionedPut, RecordKind.ExpiringPut]);
             var deadline = random.Pick([1, LongPast, FarFuture, long.MaxValue]);

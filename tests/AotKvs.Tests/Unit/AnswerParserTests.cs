@@ -93,6 +93,52 @@ public sealed class AnswerParserTests
             Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nETag: W/\"t{longest[2..]}\r\n\r\n"), out _, out _));
     }
 
+    [Theory]
+    [InlineData("Preference-Applied: wait=10", "wait=10")]
+    [InlineData("preference-applied:wait=0\t", "wait=0")]
+    [InlineData("PREFERENCE-APPLIED: respond-async", "respond-async")]
+    [InlineData("Preference-Applied: wait = 5, return=minimal", "wait = 5, return=minimal")]
+    [InlineData("Preference-Applied: x=\"a, b;\\\"c\"", "x=\"a, b;\\\"c\"")]
+    [InlineData("Preference-Applied: , wait=5,,", ", wait=5,,")]
+    [InlineData("Preference-Applied: x=\"\"", "x=\"\"")]
+    [InlineData("Preference-Applied: !#$%&'*+-.^_`|~09azAZ=!#$%&'*+-.^_`|~", "!#$%&'*+-.^_`|~09azAZ=!#$%&'*+-.^_`|~")]
+    public void Keeps_one_preference_applied_exactly(string field, string applied) =>
+        Assert.Equal(applied, Parse($"HTTP/1.1 304 Not Modified\r\n{field}\r\n\r\n", out _).PreferenceApplied);
+
+    [Fact]
+    public void No_preference_applied_field_is_none() =>
+        Assert.Null(Parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", out _).PreferenceApplied);
+
+    [Theory]
+    [InlineData("Preference-Applied: ")]
+    [InlineData("Preference-Applied: ,")]
+    [InlineData("Preference-Applied: =5")]
+    [InlineData("Preference-Applied: wait=")]
+    [InlineData("Preference-Applied: wait=5 6")]
+    [InlineData("Preference-Applied: wait=5; p=1")]              // no parameters in Preference-Applied
+    [InlineData("Preference-Applied: wait 5")]
+    [InlineData("Preference-Applied: wa(it=5")]
+    [InlineData("Preference-Applied: x=\"a")]
+    [InlineData("Preference-Applied: x=\"a\\\"")]
+    [InlineData("Preference-Applied: x=\"a\"b")]
+    [InlineData("Preference-Applied: x=\"caf\u00e9\"")]           // obs-text: legal, not relayable
+    [InlineData("Preference-Applied: caf\u00e9")]
+    [InlineData("Preference-Applied: wait=5\r\nPreference-Applied: wait=5")] // twice
+    public void Refuses_a_preference_applied_it_could_not_relay(string field)
+    {
+        var e = Assert.Throws<HttpRequestException>(() => AnswerParser.TryParseHead(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\n{field}\r\n\r\n"), out _, out _));
+        Assert.Equal(HttpRequestError.InvalidResponse, e.HttpRequestError);
+    }
+
+    [Fact]
+    public void A_preference_applied_up_to_the_bound_is_kept_and_one_past_it_refused()
+    {
+        var longest = "wait=" + new string('9', AnswerParser.MaxPreferenceAppliedBytes - 5);
+        Assert.Equal(longest, Parse($"HTTP/1.1 200 OK\r\nPreference-Applied: {longest}\r\n\r\n", out _).PreferenceApplied);
+        Assert.Throws<HttpRequestException>(() => AnswerParser.TryParseHead(
+            Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nPreference-Applied: {longest}9\r\n\r\n"), out _, out _));
+    }
+
     [Fact]
     public void Chunked_is_recognised() => Assert.True(Parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n", out _).Chunked);
 

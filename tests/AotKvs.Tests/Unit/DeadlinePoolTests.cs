@@ -40,6 +40,23 @@ public sealed class DeadlinePoolTests
     }
 
     [Fact]
+    public void A_longer_deadline_fires_its_extra_time_after_the_timeout_and_comes_from_the_same_pool()
+    {
+        var pool = new DeadlinePool(TimeSpan.FromMilliseconds(100));
+        var plain = pool.Rent();
+        pool.Return(plain);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var longer = pool.Rent(TimeSpan.FromMilliseconds(900));
+
+        Assert.Same(plain, longer);
+        Assert.True(Poll.Until(() => longer.IsCancellationRequested, TimeSpan.FromSeconds(20)));
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(900), $"fired after {clock.Elapsed}"); // a timer never fires early by this much
+        pool.Return(longer); // fired: closed, not reused
+        Assert.NotSame(longer, pool.Rent());
+    }
+
+    [Fact]
     public void A_deadline_that_fired_is_closed_and_never_handed_out_again()
     {
         var pool = new DeadlinePool(TimeSpan.FromMinutes(5));

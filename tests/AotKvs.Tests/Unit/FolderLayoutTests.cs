@@ -22,7 +22,7 @@ public sealed partial class FolderLayoutTests
         ["Storage/Memory"] = ["Storage", "Operations"],
         ["Storage/Log"] = ["Configuration", "Storage", "Storage/Memory", "Operations"],
         ["Storage/Etcd"] = ["Configuration", "Protocol", "Storage", "Operations"],
-        ["Endpoints"] = ["Configuration", "Protocol", "Storage"],
+        ["Endpoints"] = ["Configuration", "Protocol", "Storage", "Operations"],
         ["Forwarding/Client"] = ["Configuration", "Protocol"],
         ["Forwarding/Pipelining"] = ["Protocol", "Forwarding/Client"],
         ["Forwarding"] = ["Configuration", "Protocol", "Operations", "Forwarding/Client", "Forwarding/Pipelining"],

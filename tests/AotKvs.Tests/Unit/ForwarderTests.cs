@@ -41,7 +41,7 @@ public sealed partial class ForwarderTests : IDisposable
 
     /// <summary>A forwarder to the scripted main; <paramref name="proven"/>: its first request (<see cref="ProveMain"/>) is answered before the test starts.</summary>
     private Forwarder NewForwarder(TimeSpan? timeout = null, int upstreamConnections = 256, int pipeline = 64, UpstreamPipeline.Timing? pipelineTiming = null,
-        BufferBudget? budget = null, bool proven = true)
+        BufferBudget? budget = null, bool proven = true, int? maxWaitSeconds = null)
     {
         var options = ServiceOptions.Load(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -49,9 +49,11 @@ public sealed partial class ForwarderTests : IDisposable
             ["KVS_FORWARD_TIMEOUT_MS"] = ((int)(timeout ?? TimeSpan.FromSeconds(1)).TotalMilliseconds).ToString(),
             ["KVS_UPSTREAM_CONNECTIONS"] = upstreamConnections.ToString(),
             ["KVS_UPSTREAM_PIPELINE"] = pipeline.ToString(),
+            ["KVS_MAX_WAIT_SECONDS"] = maxWaitSeconds?.ToString(),
         }).Build());
         var metrics = new ForwardingMetrics(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), _collector);
-        var forwarder = new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, budget, pipelineTiming);
+        var forwarder = new Forwarder(options.Forwarding!, options.ForwardTimeout, options.UpstreamConnections, options.UpstreamPipeline, new UpstreamReport(_readiness, metrics), DialAsync, budget, pipelineTiming,
+            options.MaxWaitSeconds);
         if (proven)
             ProveMain(forwarder);
         return forwarder;
@@ -500,8 +502,9 @@ public sealed partial class ForwarderTests : IDisposable
     /// <summary>
     /// One request as main received it. <paramref name="Buffered"/>: it was already in main's
     /// buffer when the one before it was read, so it came in the same write (pipelined).
+    /// <paramref name="Connection"/>: which of main's connections it came on (numbered from 1).
     /// </summary>
-    private sealed record SentRequest(string RequestLine, string[] Headers, string Body, bool Buffered = false)
+    private sealed record SentRequest(string RequestLine, string[] Headers, string Body, bool Buffered = false, int Connection = 0)
     {
         public string? Header(string name) => Headers
             .Where(h => h.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
@@ -517,7 +520,9 @@ public sealed partial class ForwarderTests : IDisposable
     {
         private readonly Func<SentRequest, CancellationToken, Task<Reply>> _script;
         private readonly List<SentRequest> _seen = [];
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Socket> _open = new();
         private int _closed;
+        private int _connections;
 
         public ScriptedMain(Func<SentRequest, CancellationToken, Task<Reply>> script)
         {
@@ -538,6 +543,22 @@ public sealed partial class ForwarderTests : IDisposable
         /// <summary>Connections that ended (either side closed).</summary>
         public int Closed => Volatile.Read(ref _closed);
 
+        /// <summary>
+        /// The forwarder closed <paramref name="connection"/> (<see cref="SentRequest.Connection"/>),
+        /// seen even while the script still holds the request that came on it.
+        /// </summary>
+        public bool HungUp(int connection)
+        {
+            try
+            {
+                return !_open.TryGetValue(connection, out var socket) || socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
+            }
+            catch (ObjectDisposedException)
+            {
+                return true; // served to its end meanwhile
+            }
+        }
+
         /// <summary>Like an AotKvs main, it echoes each request's Kvs-Tag on every final answer it writes; false: a main that does not.</summary>
         public bool EchoesTags { get; set; } = true;
 
@@ -551,6 +572,8 @@ public sealed partial class ForwarderTests : IDisposable
         protected override async Task ServeAsync(TcpClient client)
         {
             using var _ = client;
+            var connection = Interlocked.Increment(ref _connections);
+            _open[connection] = client.Client;
             try
             {
                 var stream = client.GetStream();
@@ -560,7 +583,7 @@ public sealed partial class ForwarderTests : IDisposable
                 {
                     if (await reader.ReadAsync(stream, Stopping) is not { } read)
                         return; // the forwarder closed its side
-                    var request = new SentRequest(read.RequestLine, [.. read.HeaderLines], read.BodyText, read.Buffered);
+                    var request = new SentRequest(read.RequestLine, [.. read.HeaderLines], read.BodyText, read.Buffered, connection);
                     var proof = PathOf(request) == ProofPath;
                     if (!proof)
                         lock (_seen) _seen.Add(request);
@@ -586,6 +609,7 @@ public sealed partial class ForwarderTests : IDisposable
             catch (Exception e) when (e is IOException or OperationCanceledException or SocketException or MalformedRequestException) { }
             finally
             {
+                _open.TryRemove(connection, out var _);
                 Interlocked.Increment(ref _closed);
             }
         }

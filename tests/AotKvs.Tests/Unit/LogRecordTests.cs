@@ -90,6 +90,7 @@ public sealed class LogRecordTests
     [InlineData((byte)3, "k", "1", 1UL << 63, 0L)]
     [InlineData((byte)3, "k", "1", ulong.MaxValue, 0L)]
     [InlineData((byte)4, "", "", LogRecord.MaxVersion + 1, 0L)]
+    [InlineData((byte)4, "", "", ulong.MaxValue, 0L)]
     [InlineData((byte)5, "k", "1", 1UL << 63, 1_765_000_000_000L)]
     [InlineData((byte)5, "k", "1", 0UL, 1_765_000_000_000L)]
     [InlineData((byte)5, "k", "1", 5UL, 0L)]     // deadline 0 is "none": that is kind 3

@@ -105,6 +105,20 @@ public sealed class MemoryStoreExpiryTests : IDisposable
     }
 
     [Fact]
+    public async Task The_longest_lifetime_is_kept_for_years_and_ends()
+    {
+        // Further than one timer can wait (about 49 days): the sweep is reached in turns.
+        var result = await _store.PutAsync("k"u8.ToArray(), "1"u8.ToArray(), Precondition.None, new Lifetime(Lifetime.MaxSeconds), default);
+        Assert.Equal(WriteOutcome.Created, result.Outcome);
+        for (var day = 0; day < 3649; day++)
+            _clock.Advance(TimeSpan.FromDays(1));
+        Assert.True(_store.TryGet("k"u8, out _));
+        _clock.Advance(TimeSpan.FromDays(2));
+        Assert.False(_store.TryGet("k"u8, out _));
+        Assert.Equal(0, _store.Count);
+    }
+
+    [Fact]
     public void Many_deadlines_at_once_are_all_swept()
     {
         for (var i = 0; i < 5_000; i++)

@@ -92,6 +92,8 @@ public sealed partial class SettingsTests
             ["KVS_MAX_BODY_BYTES"] = "1000",
             ["KVS_MAX_JSON_DEPTH"] = "7",
             ["KVS_MAX_CONNECTIONS"] = "9",
+            ["KVS_MAX_WAIT_SECONDS"] = "45",
+            ["KVS_MAX_WAITERS"] = "0",
             ["KVS_LOG_FORMAT"] = "JSON",
             ["KVS_LOG_LEVEL"] = "warn",
             ["KVS_INSTANCE"] = " kvs-7 ",
@@ -104,6 +106,8 @@ public sealed partial class SettingsTests
         Assert.Equal(1000, options.MaxBodyBytes);
         Assert.Equal(7, options.MaxJsonDepth);
         Assert.Equal(9, options.MaxConnections);
+        Assert.Equal(45, options.MaxWaitSeconds);
+        Assert.Equal(0, options.MaxWaiters);
         Assert.Equal(new LogSettings(LogFormat.Json, LogLevel.Warning, "kvs-7", AccessLog: true), options.Logs);
     }
 
@@ -118,6 +122,8 @@ public sealed partial class SettingsTests
         Assert.Equal(Settings.MaxBodyBytes.Default, options.MaxBodyBytes.ToString());
         Assert.Equal(Settings.MaxJsonDepth.Default, options.MaxJsonDepth.ToString());
         Assert.Equal(Settings.MaxConnections.Default, options.MaxConnections.ToString());
+        Assert.Equal(300, options.MaxWaitSeconds);
+        Assert.Equal(8192, options.MaxWaiters);
         Assert.Equal(new LogSettings(LogFormat.Text, LogLevel.Information, Environment.MachineName, AccessLog: false), options.Logs);
     }
 
