@@ -37,7 +37,8 @@ def crc32c(data):
     return c ^ 0xFFFFFFFF
 
 def record(key, value, version):
-    """Storage/Log/LogRecord.cs, a versioned put: [crc32c][payload length][kind=3][key length][version: 8][key][value]."""
+    """Storage/Log/LogRecord.cs, a versioned put without a deadline: [crc32c][payload length][kind=3][key length][version: 8][key][value].
+    (Kind 5, a put with a deadline, has 8 more bytes after the version; the benchmark's keys live forever.)"""
     body = struct.pack("<IBBQ", 10 + len(key) + len(value), 3, len(key), version) + key + value
     return struct.pack("<I", crc32c(body)) + body
 

@@ -6,7 +6,7 @@ namespace AotKvs.Storage.Log;
 /// <summary>
 /// The data dir: its exclusive lock and its files. Generation N has "log.N" (changes in
 /// order) and, once compaction finishes, "snapshot.N" (every live key as of the switch to
-/// log.N, so it replaces every older file). A snapshot is written as "snapshot.tmp" and
+/// log.N, with its version and deadline, so it replaces every older file). A snapshot is written as "snapshot.tmp" and
 /// renamed into place only once it is whole and on disk.
 /// </summary>
 internal sealed class DataDirectory : IDisposable

@@ -16,6 +16,8 @@ namespace AotKvs.Storage.Log;
 /// counter, which recovery leaves above every version the data dir has seen. A precondition
 /// is checked under the log's lock, which every change holds, so the check and the change are
 /// one step; a 412 waits for durability like a read, as it shows the current version.
+/// A value with a deadline (a PUT with a <see cref="Lifetime"/>) is absent from its deadline
+/// on, as in memory: its record carries the deadline, and its expiry is never logged.
 /// </summary>
 internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDirectory dir) : IKeyValueStore, IDisposable
 {
@@ -34,10 +36,15 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
     /// <summary>The data dir's own, made with it and kept in it: its versions outlive restarts.</summary>
     public string VersionScope => dir.VersionScope;
 
+    /// <summary>
+    /// A PUT with a lifetime appends <see cref="RecordKind.ExpiringPut"/> (its deadline in the
+    /// record), one without appends <see cref="RecordKind.VersionedPut"/>, so a replay takes the
+    /// deadline away again. Expiry itself writes nothing: memory hides the value from its
+    /// deadline on and sweeps it, and recovery and compaction drop it by the deadline its
+    /// record carries.
+    /// </summary>
     public ValueTask<WriteResult> PutAsync(ReadOnlyMemory<byte> key, ReadOnlyMemory<byte> valueJson, Precondition condition, Lifetime lifetime, CancellationToken cancel)
     {
-        if (!lifetime.IsForever)
-            throw new StoreException(StoreFailure.ExpiryUnsupported, "the log does not record deadlines yet");
         WriteResult outcome;
         Task committed;
         lock (log.Gate) // every change takes it: the check below and the change are one step
@@ -48,10 +55,13 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
             {
                 // The record carries the version, so the log's versions are memory's.
                 var version = memory.NewVersion();
+                // Wall clock (memory's), as a deadline must mean the same after a restart.
+                var deadline = lifetime.Deadline(memory.NowUnixMs);
+                var kind = deadline == 0 ? RecordKind.VersionedPut : RecordKind.ExpiringPut;
                 // The slot is numbered before memory changes, so a reader that sees the change sees its number.
-                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.VersionedPut, key.Span, valueJson.Span, version, out committed));
+                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(kind, key.Span, valueJson.Span, version, deadline, out committed));
                 return AfterCommit(committed, new WriteResult(
-                    memory.Put(key.Span, valueJson.Span, version) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, version));
+                    memory.Put(key.Span, valueJson.Span, version, deadline) == PutOutcome.Created ? WriteOutcome.Created : WriteOutcome.Replaced, version));
             }
         }
         ThrowIfFailed();
@@ -69,7 +79,7 @@ internal sealed class DurableStore(MemoryStore memory, WriteAheadLog log, DataDi
                 outcome = new WriteResult(WriteOutcome.PreconditionFailed, Entry.Version(entry));
             else
             {
-                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Delete, key.Span, default, 0, out var committed));
+                Volatile.Write(ref _latest[Slot(key.Span)], log.Append(RecordKind.Delete, key.Span, default, 0, 0, out var committed));
                 memory.TryRemove(key.Span);
                 return AfterCommit(committed, new WriteResult(WriteOutcome.Deleted, 0));
             }

@@ -9,7 +9,9 @@ internal sealed record RecoveryResult(long Records, long DroppedBytes, int Gener
 /// Rebuilds the store from the data dir before main listens: the newest whole snapshot,
 /// then every log of its generation or later, in order. Each value gets back the version its
 /// record carries, and the store's counter ends above every version seen (a snapshot's floor
-/// included), so no version is given twice across restarts. Replay stops at the first torn or
+/// included), so no version is given twice across restarts. A value whose deadline has
+/// passed is left out (its version still counts): expiry is never logged, the deadline in
+/// the record says it. Replay stops at the first torn or
 /// corrupt record: everything before it is kept, that file is cut there and later logs are
 /// removed (applying changes past a gap would make a state that never existed). A torn
 /// tail is what a crash mid-write leaves, so it never stops start-up.
@@ -76,18 +78,29 @@ internal static class Recovery
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
         var length = file.Length;
+        // One "now" for the whole file: a value whose deadline has passed is left out.
+        var now = memory.NowUnixMs;
         var buffer = new byte[ReadBufferBytes];
         long bufferOffset = 0, records = 0;
         int start = 0, end = 0;
         while (true)
         {
-            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var needed);
+            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var deadline, out var needed);
             if (status == ReadStatus.Record)
             {
                 switch (kind)
                 {
                     case RecordKind.VersionedPut:
                         memory.Put(key, value, version); // later new versions are above it
+                        break;
+                    case RecordKind.ExpiringPut when deadline > now:
+                        memory.Put(key, value, version, deadline); // memory hides and sweeps it at its deadline
+                        break;
+                    case RecordKind.ExpiringPut:
+                        // Past its deadline (expiry is never a record): absent, as it is to
+                        // every reader from then on, but its version was given all the same.
+                        memory.TryRemove(key);
+                        memory.ReserveVersionsThrough(version);
                         break;
                     case RecordKind.Put: // from before versions: the next version, the same at every start
                         memory.Put(key, value);

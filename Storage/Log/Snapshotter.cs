@@ -3,7 +3,8 @@ using AotKvs.Storage.Memory;
 namespace AotKvs.Storage.Log;
 
 /// <summary>
-/// Compaction: every live entry of memory, with its version, written as "snapshot.N" beside the log "log.N"
+/// Compaction: every live entry of memory, with its version and deadline (entries already
+/// past theirs are left out), written as "snapshot.N" beside the log "log.N"
 /// the writer has just switched to. Memory keeps changing while it is read, so an entry may
 /// be newer than the switch; replaying log.N over it still ends at the latest value, since
 /// every change after the switch is in log.N. The snapshot counts only once renamed into
@@ -31,14 +32,20 @@ internal sealed class Snapshotter(DataDirectory dir, MemoryStore memory, long sn
             var floor = memory.LastVersion;
             if (floor > 0)
                 file.Write(record, 0, LogRecord.Write(record, RecordKind.VersionFloor, default, default, floor));
+            var now = memory.NowUnixMs;
             foreach (var entry in memory.Entries())
             {
+                // An expired value not yet swept is left out; the floor keeps its version.
+                var deadline = Entry.Deadline(entry);
+                if (deadline != 0 && deadline <= now)
+                    continue;
+                var kind = deadline == 0 ? RecordKind.VersionedPut : RecordKind.ExpiringPut;
                 var key = Entry.Key(entry);
                 var value = Entry.Value(entry);
-                var size = LogRecord.Size(RecordKind.VersionedPut, key.Length, value.Length);
+                var size = LogRecord.Size(kind, key.Length, value.Length);
                 if (size > record.Length)
                     record = new byte[size];
-                LogRecord.Write(record, RecordKind.VersionedPut, key, value, Entry.Version(entry));
+                LogRecord.Write(record, kind, key, value, Entry.Version(entry), deadline);
                 file.Write(record, 0, size);
             }
             file.Flush(flushToDisk: true);

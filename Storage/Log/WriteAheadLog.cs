@@ -71,15 +71,18 @@ internal sealed class WriteAheadLog : IDisposable
     /// <summary>True once the disk has failed: nothing more is acknowledged or read.</summary>
     public bool Failed => Volatile.Read(ref _failed);
 
-    /// <summary>Appends one record (the caller holds <see cref="Gate"/>); the task ends once it is as durable as --sync says.</summary>
-    public long Append(RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong version, out Task committed)
+    /// <summary>
+    /// Appends one record (the caller holds <see cref="Gate"/>); the task ends once it is as
+    /// durable as --sync says. <paramref name="deadline"/>: for <see cref="RecordKind.ExpiringPut"/>.
+    /// </summary>
+    public long Append(RecordKind kind, ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, ulong version, long deadline, out Task committed)
     {
         if (_failed || _stopping)
             throw new StoreException(StoreFailure.Unavailable, "the data dir's log is closed");
         var size = LogRecord.Size(kind, key.Length, value.Length);
         if (_pendingLength + size > _pending.Length)
             Array.Resize(ref _pending, Math.Max(_pending.Length * 2, _pendingLength + size));
-        _pendingLength += LogRecord.Write(_pending.AsSpan(_pendingLength), kind, key, value, version);
+        _pendingLength += LogRecord.Write(_pending.AsSpan(_pendingLength), kind, key, value, version, deadline);
         if (_pendingLength == size)
             _work.Set();
         committed = _open.Done.Task;

@@ -12,7 +12,8 @@ namespace AotKvs.Tests.Fuzz;
 /// The data dir's record reader (LogRecord.TryRead) and the replay of a whole file
 /// (Recovery.Replay), on logs of real records damaged every way: flipped, cut short, length
 /// fields of 0 to 4 GiB, and damage re-sealed with a correct checksum so that only the
-/// meaning is wrong; records of every kind, from before versions and with them. TryRead never throws and its status (Record, Incomplete with what it
+/// meaning is wrong; records of every kind, from before versions and with them, with deadlines
+/// past and to come. TryRead never throws and its status (Record, Incomplete with what it
 /// needs, or Corrupt) is what a second, independent reading says; Replay keeps exactly the
 /// records before the first bad one, and a length field never allocates what it claims.
 /// </summary>
@@ -23,14 +24,18 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static byte[] Record(RecordKind kind, string key, string value, ulong version = 0)
+    private static byte[] Record(RecordKind kind, string key, string value, ulong version = 0, long deadline = 0)
     {
         var k = Encoding.UTF8.GetBytes(key);
         var v = Encoding.UTF8.GetBytes(value);
         var record = new byte[LogRecord.Size(kind, k.Length, v.Length)];
-        LogRecord.Write(record, kind, k, v, version);
+        LogRecord.Write(record, kind, k, v, version, deadline);
         return record;
     }
+
+    // Deadlines far from any run's "now", so the model and the replay agree on which have passed.
+    private const long LongPast = 1_600_000_000_000;   // 2020
+    private const long FarFuture = 4_102_444_800_000;  // 2100
 
     /// <summary>A record's header with this payload length, sealed with a correct checksum over what follows.</summary>
     private static byte[] Sealed(uint payload, byte[] rest)
@@ -57,18 +62,28 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Sealed(2, [1, 0]),                             // a put of the empty key, no value
         Record(RecordKind.VersionedPut, "k", "[1]", 7),
         Record(RecordKind.VersionFloor, "", "", LogRecord.MaxVersion),
-        Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),
+        Record(RecordKind.VersionFloor, "", "", ulong.MaxValue),                               // past MaxVersion: corrupt
+        [.. Record(RecordKind.VersionFloor, "", "", LogRecord.MaxVersion), .. Record(RecordKind.Put, "a", "1")], // the highest floor, then a put numbered after it
         [.. Record(RecordKind.Put, "a", "1"), .. Record(RecordKind.VersionFloor, "", "", 9), .. Record(RecordKind.VersionedPut, "a", "2", 12),
          .. Record(RecordKind.Delete, "a", ""), .. Record(RecordKind.VersionedPut, "b", "3", 10)],
         Sealed(10, [3, 0, 0, 0, 0, 0, 0, 0, 0, 0]),   // a versioned put of version 0
         Sealed(9, [3, 0, 1, 0, 0, 0, 0, 0, 0]),       // a versioned put shorter than its version
         Sealed(11, [4, 1, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'k']), // a floor with a key
         Sealed(11, [4, 0, 1, 0, 0, 0, 0, 0, 0, 0, (byte)'1']), // a floor with a value
+        Record(RecordKind.ExpiringPut, "k", "[1]", 7, FarFuture),
+        Record(RecordKind.ExpiringPut, "k", "[1]", 7, LongPast),
+        [.. Record(RecordKind.VersionedPut, "a", "1", 3), .. Record(RecordKind.ExpiringPut, "a", "2", 5, LongPast), .. Record(RecordKind.ExpiringPut, "b", "3", 6, FarFuture),
+         .. Record(RecordKind.VersionedPut, "b", "4", 8), .. Record(RecordKind.ExpiringPut, "c", "5", 9, 1)],
+        Sealed(18, [5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]),   // a put with a deadline, of version 0
+        Sealed(18, [5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),   // deadline 0
+        Sealed(18, [5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]), // deadline -1
+        Sealed(14, [5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]),               // shorter than its deadline
         new byte[64],
         [],
     ];
 
-    private static readonly byte[][] Dictionary = [[0xF0, 0xFF, 0xFF, 0x7F], [0xFF, 0xFF, 0xFF, 0xFF], [1], [2], [3], [4], [0], [0xFF], [0, 0, 0, 0, 0, 0, 0, 0]];
+    private static readonly byte[][] Dictionary = [[0xF0, 0xFF, 0xFF, 0x7F], [0xFF, 0xFF, 0xFF, 0xFF], [1], [2], [3], [4], [5], [0], [0xFF], [0, 0, 0, 0, 0, 0, 0, 0],
+        [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]];
 
     private static readonly FuzzTarget RecordTarget = new("LogRecord", Corpus, Generate, (input, context) => CheckRecords(input, context, LogRecord.TryRead))
     {
@@ -106,7 +121,7 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((0, 0, record.Length), (records, valid, length));
         Assert.True(allocated < 2 << 20, $"{allocated} bytes allocated");
 
-        Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record, out _, out _, out _, out _, out var needed));
+        Assert.Equal(ReadStatus.Incomplete, LogRecord.TryRead(record, out _, out _, out _, out _, out _, out var needed));
         Assert.Equal(8 + 0x7FFFFFF0L, needed);
     }
 
@@ -116,13 +131,13 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         var broken = RecordTarget with
         {
             Name = "LogRecord (no checksum)",
-            Oracle = (input, context) => CheckRecords(input, context, (ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long needed) =>
+            Oracle = (input, context) => CheckRecords(input, context, (ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long deadline, out long needed) =>
             {
                 if (data.Length < 8)
-                    return LogRecord.TryRead(data, out kind, out key, out value, out version, out needed);
+                    return LogRecord.TryRead(data, out kind, out key, out value, out version, out deadline, out needed);
                 var copy = data.ToArray();
                 BinaryPrimitives.WriteUInt32LittleEndian(copy, Crc(copy.AsSpan(4, (int)Math.Min(copy.Length - 4, 4L + BinaryPrimitives.ReadUInt32LittleEndian(copy.AsSpan(4))))));
-                var status = LogRecord.TryRead(copy, out kind, out _, out _, out version, out needed);
+                var status = LogRecord.TryRead(copy, out kind, out _, out _, out version, out deadline, out needed);
                 key = value = default;
                 if (status == ReadStatus.Record)
                 {
@@ -146,10 +161,10 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(FuzzFailureKind.Allocation, result.Failure?.Kind);
     }
 
-    internal delegate ReadStatus RecordReader(ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long needed);
+    internal delegate ReadStatus RecordReader(ReadOnlySpan<byte> data, out RecordKind kind, out ReadOnlySpan<byte> key, out ReadOnlySpan<byte> value, out ulong version, out long deadline, out long needed);
 
-    /// <summary>Where a record's key starts: after the kind, the key length and, for kinds 3 and 4, the 8-byte version.</summary>
-    private static int KeyAt(byte kind) => kind is 3 or 4 ? 18 : 10;
+    /// <summary>Where a record's key starts: after the kind, the key length, for kinds 3, 4 and 5 the 8-byte version, and for kind 5 the 8-byte deadline.</summary>
+    private static int KeyAt(byte kind) => kind switch { 3 or 4 => 18, 5 => 26, _ => 10 };
 
     private static void CheckRecords(byte[] input, FuzzContext context, RecordReader read)
     {
@@ -160,23 +175,24 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
             RecordKind kind;
             ReadOnlySpan<byte> key, value;
             ulong version;
-            long needed;
+            long deadline, needed;
             using (context.Measure())
-                status = read(data, out kind, out key, out value, out version, out needed);
+                status = read(data, out kind, out key, out value, out version, out deadline, out needed);
             var expected = Independent(data);
             Assert.True(expected.Status == status && expected.Needed == needed,
                 $"the independent reading says {expected.Status} needing {expected.Needed}, TryRead {status} needing {needed}");
             if (status != ReadStatus.Record)
                 return;
             Assert.True(needed <= data.Length);
-            Assert.True(kind is RecordKind.Put or RecordKind.Delete or RecordKind.VersionedPut or RecordKind.VersionFloor);
+            Assert.True(kind is RecordKind.Put or RecordKind.Delete or RecordKind.VersionedPut or RecordKind.VersionFloor or RecordKind.ExpiringPut);
             var keyAt = KeyAt((byte)kind);
             Assert.True(key.SequenceEqual(data.Slice(keyAt, data[9])) && value.SequenceEqual(data[(keyAt + data[9])..(int)needed]));
-            Assert.True(kind is RecordKind.Put or RecordKind.VersionedPut || value.IsEmpty, "a delete or floor with a value");
-            Assert.Equal(kind is RecordKind.VersionedPut or RecordKind.VersionFloor ? BinaryPrimitives.ReadUInt64LittleEndian(data[10..]) : 0, version);
+            Assert.True(kind is RecordKind.Put or RecordKind.VersionedPut or RecordKind.ExpiringPut || value.IsEmpty, "a delete or floor with a value");
+            Assert.Equal(kind is RecordKind.VersionedPut or RecordKind.VersionFloor or RecordKind.ExpiringPut ? BinaryPrimitives.ReadUInt64LittleEndian(data[10..]) : 0, version);
+            Assert.Equal(kind is RecordKind.ExpiringPut ? BinaryPrimitives.ReadInt64LittleEndian(data[18..]) : 0, deadline);
             // What reads back writes back the same.
             var again = new byte[LogRecord.Size(kind, key.Length, value.Length)];
-            Assert.Equal(needed, LogRecord.Write(again, kind, key, value, version));
+            Assert.Equal(needed, LogRecord.Write(again, kind, key, value, version, deadline));
             Assert.True(again.AsSpan().SequenceEqual(data[..(int)needed]), "written again, the record differs");
             at += (int)needed;
         }
@@ -195,14 +211,17 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         var checksum = (uint)(data[0] | data[1] << 8 | data[2] << 16 | data[3] << 24);
         var kind = data[8];
         var keyLength = data[9];
-        var versioned = kind is 3 or 4 && payload >= 10;
+        var versioned = kind is 3 or 4 or 5 && payload >= 10;
         var version = versioned ? BitConverter.ToUInt64([.. data.Slice(10, 8)]) : 0; // the machine is little-endian, as the format
+        var timed = kind == 5 && payload >= 18;
+        var deadline = timed ? BitConverter.ToInt64([.. data.Slice(18, 8)]) : 0;
         var ok = checksum == Crc(data.Slice(4, 4 + (int)payload)) && kind switch
         {
             1 => keyLength <= payload - 2,
             2 => keyLength == payload - 2,                         // no value
             3 => versioned && keyLength <= payload - 10 && version is not 0 and <= LogRecord.MaxVersion,
             4 => versioned && keyLength == 0 && payload == 10 && version is not 0 and <= LogRecord.MaxVersion, // no key, no value
+            5 => timed && keyLength <= payload - 18 && version is not 0 and <= LogRecord.MaxVersion && deadline >= 1,
             _ => false,
         };
         return (ok ? ReadStatus.Record : ReadStatus.Corrupt, 8 + payload);
@@ -228,31 +247,33 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         var path = Path.Combine(_dir, "log.00000001");
         File.WriteAllBytes(path, input);
         var memory = new MemoryStore();
+        var now = memory.NowUnixMs;
         (long Records, long ValidBytes, long FileBytes) outcome;
         using (context.Measure())
             outcome = replay(path, memory);
 
         // The model: TryRead (checked above against an independent reading) over the bytes in
         // memory. A versioned put keeps its version, a put from before versions gets the next
-        // one, and the counter ends at the highest seen (a floor's included).
+        // one, a put with a deadline keeps it, or leaves the key absent once it has passed,
+        // and the counter ends at the highest seen (a floor's and an expired put's included).
         var model = new Dictionary<string, string>();
         long records = 0, at = 0;
         ulong last = 0;
-        while (LogRecord.TryRead(input.AsSpan((int)at), out var kind, out var key, out var value, out var version, out var needed) == ReadStatus.Record)
+        while (LogRecord.TryRead(input.AsSpan((int)at), out var kind, out var key, out var value, out var version, out var deadline, out var needed) == ReadStatus.Record)
         {
             if (kind == RecordKind.Put)
                 version = ++last;
             last = Math.Max(last, version);
-            if (kind is RecordKind.Put or RecordKind.VersionedPut)
-                model[Convert.ToHexString(key)] = $"{Convert.ToHexString(value)}@{version}";
-            else if (kind == RecordKind.Delete)
+            if (kind is RecordKind.Put or RecordKind.VersionedPut || kind == RecordKind.ExpiringPut && deadline > now)
+                model[Convert.ToHexString(key)] = $"{Convert.ToHexString(value)}@{version}/{deadline}";
+            else if (kind is RecordKind.Delete or RecordKind.ExpiringPut)
                 model.Remove(Convert.ToHexString(key));
             if (kind != RecordKind.VersionFloor)
                 records++;
             at += needed;
         }
         Assert.Equal((records, at, (long)input.Length), outcome);
-        Assert.Equal(model, memory.Entries().ToDictionary(e => Convert.ToHexString(Entry.Key(e)), e => $"{Convert.ToHexString(Entry.Value(e))}@{Entry.Version(e)}"));
+        Assert.Equal(model, memory.Entries().ToDictionary(e => Convert.ToHexString(Entry.Key(e)), e => $"{Convert.ToHexString(Entry.Value(e))}@{Entry.Version(e)}/{Entry.Deadline(e)}"));
         Assert.Equal(last, memory.LastVersion);
     })
     {
@@ -267,16 +288,24 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1);
         var length = file.Length;
+        var now = memory.NowUnixMs;
         var buffer = new byte[1 << 20];
         long bufferOffset = 0, records = 0;
         int start = 0, end = 0;
         while (true)
         {
-            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var needed);
+            var status = LogRecord.TryRead(buffer.AsSpan(start, end - start), out var kind, out var key, out var value, out var version, out var deadline, out var needed);
             if (status == ReadStatus.Record)
             {
                 if (kind == RecordKind.VersionedPut)
                     memory.Put(key, value, version);
+                else if (kind == RecordKind.ExpiringPut && deadline > now)
+                    memory.Put(key, value, version, deadline);
+                else if (kind == RecordKind.ExpiringPut)
+                {
+                    memory.TryRemove(key);
+                    memory.ReserveVersionsThrough(version);
+                }
                 else if (kind == RecordKind.Put)
                     memory.Put(key, value);
                 else if (kind == RecordKind.Delete)
@@ -310,12 +339,14 @@ public sealed class LogRecordFuzzTests(ITestOutputHelper output) : IDisposable
         {
             var key = random.Pick(["a", "b", "k", "ключ", "🙂", "", new string('k', 255), random.Digits(random.Next(10))]);
             var value = random.Chance(30) ? "" : random.Pick(["1", "\"v\"", "[1,2,3]", "{\"a\": null}", random.Digits(random.Size(16, 2000))]);
-            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), LogRecord.MaxVersion, LogRecord.MaxVersion + 1, ulong.MaxValue]);
-            var put = random.Chance(50) ? RecordKind.Put : RecordKind.VersionedPut; // before versions, and now
+            var version = random.Pick<ulong>([1, 2, 3, 255, 256, (ulong)random.Next(1, 1000), LogRecord.MaxVersion, LogRecord.MaxVersion + 1, 1UL << 63, ulong.MaxValue]);
+            // Before versions, now, and with a deadline (passed or to come).
+            var put = random.Pick([RecordKind.Put, RecordKind.VersionedPut, RecordKind.ExpiringPut]);
+            var deadline = random.Pick([1, LongPast, FarFuture, long.MaxValue]);
             var record = random.Chance(5) ? Record(RecordKind.VersionFloor, "", "", version)
-                : Record(random.Chance(75) && value.Length > 0 ? put : RecordKind.Delete, key, random.Chance(75) ? value : "", version);
+                : Record(random.Chance(75) && value.Length > 0 ? put : RecordKind.Delete, key, random.Chance(75) ? value : "", version, deadline);
             if (large && records == 0)
-                record = Record(put, key, "\"" + new string('x', (1 << 20) + random.Next(1 << 20)) + "\"", version);
+                record = Record(put, key, "\"" + new string('x', (1 << 20) + random.Next(1 << 20)) + "\"", version, deadline);
             log.AddRange(record);
         }
         var bytes = log.ToArray();

@@ -95,7 +95,7 @@ public sealed class DurableVersionTests : IDisposable
             Assert.True(memory.TryRemove("gone"u8));
             new Snapshotter(dir, memory, 0).Write(2);
             var snapshot = File.ReadAllBytes(dir.SnapshotFile(2));
-            Assert.Equal(ReadStatus.Record, LogRecord.TryRead(snapshot, out var kind, out _, out _, out var floor, out _));
+            Assert.Equal(ReadStatus.Record, LogRecord.TryRead(snapshot, out var kind, out _, out _, out var floor, out _, out _));
             Assert.Equal((RecordKind.VersionFloor, 2UL), (kind, floor));
         }
         using (var dir = DataDirectory.Open(_path))
