@@ -125,7 +125,7 @@ public sealed class MemoryStoreWatchTests : IDisposable
     {
         // Each round: read the version, start waiting on it while another thread writes.
         // Whatever the interleaving, every waiter ends (the write changed the version).
-        for (var round = 0; round < 20_000; round++)
+        for (var round = 0; round < 100_000; round++)
         {
             var version = _store.TryGet("k"u8, out var entry) ? Entry.Version(entry) : 0;
             var writer = Task.Run(() => _store.Put("k"u8, "1"u8, Precondition.None));
