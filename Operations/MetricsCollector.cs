@@ -20,10 +20,15 @@ internal sealed class MetricsCollector : IDisposable
     private readonly ConcurrentDictionary<Instrument, ConcurrentDictionary<string, long>> _own = new();
     private readonly Lock _scrape = new();
 
-    public MetricsCollector()
+    /// <param name="listensTo">Which meters of those names to listen to; all by default. A
+    /// test that scrapes line for line names its own, so that instruments other tests in the
+    /// same process create meanwhile stay out.</param>
+    public MetricsCollector(Func<Meter, bool>? listensTo = null)
     {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
+            if (listensTo is not null && !listensTo(instrument.Meter))
+                return;
             if (instrument.Meter.Name == HostingMeter && instrument.Name == RequestDuration)
                 listener.EnableMeasurementEvents(instrument);
             else if (instrument.Meter.Name == ServiceMetrics.MeterName && _own.TryAdd(instrument, new()))

@@ -19,11 +19,12 @@ public sealed class MetricsExpositionTests
     [Fact]
     public void Scrape_writes_requests_then_own_instruments_in_order()
     {
-        using var collector = new MetricsCollector();
         using var hosting = new Meter("Microsoft.AspNetCore.Hosting");
+        using var own = new Meter(ServiceMetrics.MeterName);
+        // Only these two: other tests running meanwhile create meters of the same names.
+        using var collector = new MetricsCollector(meter => meter == hosting || meter == own);
         var duration = hosting.CreateHistogram<double>("http.server.request.duration");
         var otherHistogram = hosting.CreateHistogram<double>("http.server.other.duration");
-        using var own = new Meter(ServiceMetrics.MeterName);
         var errors = own.CreateCounter<long>("kvs.forward.errors", description: "Errors by cause.");
         own.CreateCounter<long>("kvs.idle", description: "Never counted.");
         own.CreateObservableGauge("kvs.ready", () => 1, description: "Ready or not.");
