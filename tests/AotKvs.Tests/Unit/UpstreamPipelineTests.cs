@@ -324,6 +324,7 @@ public sealed partial class UpstreamPipelineTests
         Assert.Equal(0, Dials);
         Assert.Equal(2, _permits.CurrentCount);
         Assert.All(members, m => Assert.Null(m.Batch.Sent));
+        Assert.False(Paused()); // they waited for a connection, not for main: nothing says main is slow
     }
 
     [Fact]
