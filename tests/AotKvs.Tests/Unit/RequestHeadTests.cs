@@ -64,6 +64,7 @@ public sealed class RequestHeadTests
         { ["1.1 edge", "1.1 é-hop"], "text/plain; charset=utf-8", "é body", true, false, true },
         { [], "application/json", "{\"value\":\"large\"}", true, true, false },
         { [], null, "", true, true, true },
+        { ["1.1 a", "1.1 b", "1.1 c"], null, null, false, false, true }, // no slack: every Via entry's bytes must be counted
     };
 
     [Theory, MemberData(nameof(Shapes))]
