@@ -31,6 +31,7 @@ internal readonly struct AnswerBody : IDisposable
 /// value): the answer to a PUT or DELETE is always relayed.
 /// </summary>
 /// <param name="inStep">The body was read and dropped: the connection can carry the next answer.</param>
+// Stryker disable once String : the message is never shown; the forwarder answers 503 "Server is busy" and logs nothing of it
 internal sealed class AnswerOverBudgetException(bool inStep) : Exception("main's answer does not fit in the buffer budget")
 {
     public bool InStep { get; } = inStep;

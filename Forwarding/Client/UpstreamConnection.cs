@@ -41,7 +41,10 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
     /// <summary>Stopwatch timestamp of the last answer read whole on this connection (at first, of its opening).</summary>
     public long LastUsed { get; private set; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
-    /// <summary>Whether any answer byte has arrived since the last send.</summary>
+    /// <summary>
+    /// Whether any answer byte has arrived since the last send. Set by every read into the
+    /// buffer: a head always comes through it, so the body reads after one need not.
+    /// </summary>
     public bool ReceivedAny { get; private set; }
 
     /// <summary>
@@ -137,7 +140,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
                 _start += consumed;
                 return head;
             }
-            await ReceiveAsync(AnswerParser.MaxHeadBytes + 1, cancel);
+            await ReceiveAsync(cancel);
         }
     }
 
@@ -162,7 +165,6 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
                 var n = await socket.ReceiveAsync(buffer.Array.AsMemory(filled, (int)length - filled), SocketFlags.None, cancel);
                 if (n == 0)
                     throw Ended();
-                ReceivedAny = true;
                 filled += n;
             }
             return new AnswerBody(buffer, (int)length);
@@ -181,7 +183,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
         while (left > 0)
         {
             _start = _end = 0;
-            await ReceiveAsync(_buffer.Length, cancel);
+            await ReceiveAsync(cancel);
             left -= Take(left);
         }
     }
@@ -195,25 +197,25 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
             {
                 int size, consumed;
                 while (!AnswerParser.TryParseChunkSize(_buffer.AsSpan(_start, _end - _start), out size, out consumed))
-                    await ReceiveAsync(_buffer.Length, cancel);
+                    await ReceiveAsync(cancel);
                 _start += consumed;
                 if (size == 0)
                     break;
                 for (var remaining = size; remaining > 0;)
                 {
                     if (_end == _start)
-                        await ReceiveAsync(_buffer.Length, cancel);
+                        await ReceiveAsync(cancel);
                     remaining -= TakeInto(ref body, remaining);
                 }
                 while (_end - _start < 2)
-                    await ReceiveAsync(_buffer.Length, cancel);
+                    await ReceiveAsync(cancel);
                 if (_buffer[_start] != (byte)'\r' || _buffer[_start + 1] != (byte)'\n')
                     throw AnswerParser.Invalid("chunk not followed by CRLF");
                 _start += 2;
             }
             int trailers;
             while (!AnswerParser.TrySkipTrailers(_buffer.AsSpan(_start, _end - _start), out trailers))
-                await ReceiveAsync(AnswerParser.MaxHeadBytes + 1, cancel);
+                await ReceiveAsync(cancel);
             _start += trailers;
             return body.Finish(inStep: true);
         }
@@ -237,7 +239,6 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
                 var n = await socket.ReceiveAsync(body.Unfilled(room), SocketFlags.None, cancel);
                 if (n == 0)
                     return body.Finish(inStep: false);
-                ReceivedAny = true;
                 body.Advance(n);
             }
         }
@@ -273,9 +274,14 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
         return n;
     }
 
-    /// <summary>Reads more into the buffer, growing it up to <paramref name="limit"/> bytes when full.</summary>
+    /// <summary>
+    /// Reads more into the buffer, doubling it when full. Only a head or a trailer section
+    /// fills it, and the parser refuses either past <see cref="AnswerParser.MaxHeadBytes"/>
+    /// before the buffer outgrows twice that; a chunk size line is refused past 1024 bytes,
+    /// and the other reads come with room to spare.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ReceiveAsync(int limit, CancellationToken cancel)
+    private async ValueTask ReceiveAsync(CancellationToken cancel)
     {
         if (_start > 0)
         {
@@ -285,9 +291,7 @@ internal sealed class UpstreamConnection(Socket socket, int generation, BufferBu
         }
         if (_end == _buffer.Length)
         {
-            if (_buffer.Length >= limit)
-                throw AnswerParser.Invalid("answer head too large");
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_buffer.Length * 2, limit));
+            var bigger = ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
             _buffer.AsSpan(0, _end).CopyTo(bigger);
             ArrayPool<byte>.Shared.Return(_buffer);
             _buffer = bigger;

@@ -78,6 +78,10 @@ public sealed class AnswerParserEdgeTests
     [InlineData("HTTP/1.1_200 OK\r\n\r\n")]
     [InlineData("HTTP/1.1 20\r\n\r\n")]
     [InlineData("HTTP/1.1 000 x\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0, 5\r\n\r\n")]
     public void Refuses_each_character_out_of_place(string text) => Refused(text);
 
     [Theory]
@@ -93,6 +97,9 @@ public sealed class AnswerParserEdgeTests
     [InlineData("HTTP/1.0 200 OK\r\nConnection: upgrade\r\n\r\n", true)]
     [InlineData("HTTP/1.0 200 OK\r\nConnection: keep-alive, close\r\n\r\n", true)]
     [InlineData("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n", false)]
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: ,close\r\n\r\n", true)]         // empty list elements are allowed (RFC 9110 §5.6.1)
+    [InlineData("HTTP/1.1 200 OK\r\nConnection: , , close,\r\n\r\n", true)]
+    [InlineData("HTTP/1.0 200 OK\r\nConnection: ,keep-alive\r\n\r\n", false)]
     public void Knows_every_way_main_says_it_closes(string text, bool close) => Assert.Equal(close, Parse(text).Close);
 
     [Fact]

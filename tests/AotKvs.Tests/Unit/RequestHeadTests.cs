@@ -18,7 +18,8 @@ public sealed class RequestHeadTests
     private static readonly ViaHeader Via = ViaHeader.ForNewInstance();
     private static readonly RequestHead Head = new("main:8090", Via.Entry);
 
-    private static string Expected(string method, string target, string[] via, string? contentType, string? body, bool hasBody, ulong tag, bool keepAlive, bool inline)
+    private static string Expected(string method, string target, string[] via, string? contentType, string? body, bool hasBody, ulong tag, bool keepAlive, bool inline,
+        string[]? ifMatch = null, string[]? ifNoneMatch = null)
     {
         var text = new StringBuilder($"{method} {target} HTTP/1.1\r\nHost: main:8090\r\nVia: ");
         foreach (var entry in via)
@@ -26,6 +27,10 @@ public sealed class RequestHeadTests
         text.Append(Via.Entry).Append("\r\n").Append($"Kvs-Tag: {tag:x16}\r\n");
         if (!keepAlive)
             text.Append("Connection: close\r\n");
+        foreach (var line in ifMatch ?? [])
+            text.Append($"If-Match: {line}\r\n");
+        foreach (var line in ifNoneMatch ?? [])
+            text.Append($"If-None-Match: {line}\r\n");
         if (contentType is not null)
             text.Append($"Content-Type: {contentType}\r\n");
         if (hasBody)
@@ -36,9 +41,11 @@ public sealed class RequestHeadTests
         return text.ToString();
     }
 
-    private static string Written(string method, string target, string[] via, string? contentType, string? body, bool hasBody, ulong tag, bool keepAlive, bool inline)
+    private static string Written(string method, string target, string[] via, string? contentType, string? body, bool hasBody, ulong tag, bool keepAlive, bool inline,
+        string[]? ifMatch = null, string[]? ifNoneMatch = null)
     {
-        var buffer = Head.Write(method, target, new StringValues(via), default, contentType, Encoding.UTF8.GetBytes(body ?? ""), hasBody, tag, keepAlive, inline, out var length);
+        var conditions = new ConditionalHeaders(new StringValues(ifMatch ?? []), new StringValues(ifNoneMatch ?? []));
+        var buffer = Head.Write(method, target, new StringValues(via), conditions, contentType, Encoding.UTF8.GetBytes(body ?? ""), hasBody, tag, keepAlive, inline, out var length);
         try
         {
             return Encoding.UTF8.GetString(buffer, 0, length);
@@ -57,6 +64,7 @@ public sealed class RequestHeadTests
         { ["1.1 edge", "1.1 é-hop"], "text/plain; charset=utf-8", "é body", true, false, true },
         { [], "application/json", "{\"value\":\"large\"}", true, true, false },
         { [], null, "", true, true, true },
+        { ["1.1 a", "1.1 b", "1.1 c"], null, null, false, false, true }, // no slack: every Via entry's bytes must be counted
     };
 
     [Theory, MemberData(nameof(Shapes))]
@@ -80,6 +88,20 @@ public sealed class RequestHeadTests
             var body = new string('b', n);
             Assert.Equal(Expected("PUT", "/kvs/a", ["1.1 x"], "application/json", body, true, 9, true, true),
                 Written("PUT", "/kvs/a", ["1.1 x"], "application/json", body, true, 9, true, true));
+        }
+    }
+
+    [Fact]
+    public void The_conditions_go_after_the_tag_and_before_the_body_at_every_length_of_target()
+    {
+        string[] ifMatch = ["\"0123456789abcdef-1\", W/\"x\"", "\"caf\u00e9\""];
+        string[] ifNoneMatch = ["*"];
+        for (var n = 0; n < 600; n++)
+        {
+            var target = "/kvs/" + new string('c', n);
+            foreach (var keepAlive in new[] { true, false })
+                Assert.Equal(Expected("DELETE", target, ["1.1 x"], "application/json", "{}", true, 7, keepAlive, true, ifMatch, ifNoneMatch),
+                    Written("DELETE", target, ["1.1 x"], "application/json", "{}", true, 7, keepAlive, true, ifMatch, ifNoneMatch));
         }
     }
 }

@@ -89,4 +89,17 @@ public sealed class SlowMainWatchTests
         Assert.True(Poll.Until(() => !watch.IsPaused, TimeSpan.FromSeconds(10)));
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(200), $"over after {clock.Elapsed}");
     }
+
+    [Fact]
+    public void After_a_pause_is_over_the_slow_gaps_before_it_count_for_nothing()
+    {
+        var watch = Watch(TimeSpan.FromMilliseconds(100));
+        Gaps(watch, Quick + 1, Quick + 1, Quick + 1);
+        watch.PauseNow();
+        Assert.True(Poll.Until(() => !watch.IsPaused, TimeSpan.FromSeconds(10)));
+
+        Gaps(watch, Quick + 1, Quick + 1, Quick + 1);
+
+        Assert.False(watch.IsPaused); // three slow gaps since the pause, not six
+    }
 }

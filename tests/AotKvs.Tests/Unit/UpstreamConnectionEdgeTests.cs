@@ -195,6 +195,27 @@ public sealed class UpstreamConnectionEdgeTests : IDisposable
     }
 
     [Fact]
+    public async Task A_body_dropped_past_the_budget_holds_none_of_it_while_the_rest_is_read()
+    {
+        var budget = new BufferBudget(8 * 1024);
+        var (connection, main) = await PairAsync(budget);
+        await SendOneAsync(connection);
+        var chunk = "800\r\n" + new string('c', 0x800) + "\r\n";
+        await WriteAsync(main, Tagged("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") + chunk);
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var reading = connection.ReadAnswerAsync(Tag, false, true, bound.Token).AsTask();
+        Assert.True(Poll.Until(() => budget.InUse > 0, TimeSpan.FromSeconds(10)), "the first chunk was never held");
+
+        await WriteAsync(main, string.Concat(Enumerable.Repeat(chunk, 5))); // past the budget; the body is not over yet
+
+        Assert.True(Poll.Until(() => budget.InUse == 0, TimeSpan.FromSeconds(10)), $"{budget.InUse} bytes still held while the body is dropped");
+        Assert.False(reading.IsCompleted);
+        await WriteAsync(main, "0\r\n\r\n");
+        Assert.True((await Assert.ThrowsAsync<AnswerOverBudgetException>(() => reading)).InStep);
+        Assert.Equal(0, budget.InUse);
+    }
+
+    [Fact]
     public async Task A_small_chunked_body_reserves_little_and_a_large_one_grows_by_doubling()
     {
         var budget = new BufferBudget(1 << 20);

@@ -293,4 +293,42 @@ public sealed partial class UpstreamPipelineTests
 
         Assert.False(Paused()); // four slow gaps among four quick ones
     }
+
+    [Theory]
+    [InlineData(false)] // the batch's first connection, fresh: main may have read some of it
+    [InlineData(true)]  // the fresh one after a stale pooled connection: it is never tried a third time
+    public async Task A_fresh_connection_that_cannot_take_a_batch_is_closed_and_every_member_fails(bool afterStale)
+    {
+        var broken = afterStale ? 2 : 1;
+        Socket? fresh = null;
+        NewPipeline(dial: async cancel =>
+        {
+            var socket = await DialAsync(cancel);
+            if (Dials == broken)
+            {
+                socket.Shutdown(SocketShutdown.Send); // sending on it fails at once
+                fresh = socket;
+            }
+            return socket;
+        });
+        if (afterStale)
+        {
+            var stale = await _pool.OpenAsync(Deadline());
+            _pool.Return(stale, close: false);
+            Main(0).Socket.Close(); // main closes it while idle, without a byte
+        }
+        var (lane, members) = Gather(1, 2);
+        var answers = members.Select(m => Exchange(m, Deadline())).ToList();
+
+        _pipeline.Finish(lane);
+
+        foreach (var answer in answers)
+            await Assert.ThrowsAsync<SocketException>(() => answer);
+        Assert.Equal(broken, Dials);
+        Assert.NotNull(fresh);
+        Assert.Throws<ObjectDisposedException>(() => fresh.Available);
+        Assert.True(PermitsAllBack());
+        Assert.True(Poll.Until(() => lane.IsIdle, Bound));
+        Assert.Null(_pool.TakeIdle());
+    }
 }

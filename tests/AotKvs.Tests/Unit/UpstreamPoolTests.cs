@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Net;
+using AotKvs.Configuration;
 using AotKvs.Forwarding.Client;
 using AotKvs.Protocol;
 using AotKvs.Tests.Support;
@@ -138,6 +139,36 @@ public sealed class UpstreamPoolTests : IDisposable
 
         Assert.True(ClosedByPool(0));
         Assert.True(ClosedByPool(1));
+    }
+
+    private static ForwardingTarget Target(int port)
+    {
+        Assert.True(ForwardingTarget.TryParse($"127.0.0.1:{port}", out var target, out var problem), problem);
+        return target!;
+    }
+
+    [Fact]
+    public async Task Dialling_main_gives_a_connected_socket_that_sends_small_writes_at_once()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var accepting = _listener.AcceptSocketAsync(bound.Token);
+
+        using var socket = await UpstreamPool.DialAsync(Target(((IPEndPoint)_listener.LocalEndpoint).Port), bound.Token);
+        using var main = await accepting;
+
+        Assert.True(socket.Connected);
+        Assert.Equal(((IPEndPoint)main.RemoteEndPoint!).Port, ((IPEndPoint)socket.LocalEndPoint!).Port); // the two ends of one connection
+        Assert.True(socket.NoDelay); // no Nagle delay on a request head
+    }
+
+    [Fact]
+    public async Task Dialling_where_nothing_listens_fails_with_the_refusal()
+    {
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+
+        var refused = await Assert.ThrowsAsync<SocketException>(async () => await UpstreamPool.DialAsync(Target(FreePort.Next()), bound.Token));
+
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
     }
 
     public void Dispose()
