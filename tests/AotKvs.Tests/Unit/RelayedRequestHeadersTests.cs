@@ -73,4 +73,29 @@ public sealed class RelayedRequestHeadersTests
         Assert.Equal("Prefer: x=\"caf\u00e9\u20ac\"\r\nKvs-Ttl: \u00fc\r\n", Written(relayed));
         Assert.Equal("Prefer: x=\"caf\"\r\nKvs-Ttl: \r\n".Length + 2 + 3 + 2, relayed.Length);
     }
+
+    [Fact]
+    public void A_missing_value_is_an_empty_line_of_its_name()
+    {
+        var relayed = new RelayedRequestHeaders(new HeaderDictionary
+        {
+            ["If-Match"] = new StringValues([null, "\"a\""]),
+            ["If-None-Match"] = new StringValues([(string?)null]),
+        });
+
+        Assert.Equal("If-Match: \r\nIf-Match: \"a\"\r\nIf-None-Match: \r\n", Written(relayed));
+        Assert.Equal(3, relayed.Lines);
+    }
+
+    [Fact]
+    public void The_lines_go_after_what_is_already_in_the_buffer_and_nothing_beyond_them_is_touched()
+    {
+        var relayed = new RelayedRequestHeaders(new HeaderDictionary { ["If-Match"] = "\"m\"", ["Prefer"] = "wait=1" });
+        var buffer = Enumerable.Repeat((byte)'#', relayed.Length + 8).ToArray();
+
+        var written = relayed.Write(buffer.AsSpan(4));
+
+        Assert.Equal("####If-Match: \"m\"\r\nPrefer: wait=1\r\n####", Encoding.ASCII.GetString(buffer));
+        Assert.Equal(relayed.Length, written);
+    }
 }

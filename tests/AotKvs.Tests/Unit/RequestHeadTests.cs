@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text;
 using AotKvs.Forwarding.Client;
 using AotKvs.Forwarding;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 using Xunit;
 
@@ -44,7 +45,11 @@ public sealed class RequestHeadTests
     private static string Written(string method, string target, string[] via, string? contentType, string? body, bool hasBody, ulong tag, bool keepAlive, bool inline,
         string[]? ifMatch = null, string[]? ifNoneMatch = null)
     {
-        var conditions = new ConditionalHeaders(new StringValues(ifMatch ?? []), new StringValues(ifNoneMatch ?? []));
+        var conditions = new RelayedRequestHeaders(new HeaderDictionary
+        {
+            ["If-Match"] = new StringValues(ifMatch ?? []),
+            ["If-None-Match"] = new StringValues(ifNoneMatch ?? []),
+        });
         var buffer = Head.Write(method, target, new StringValues(via), conditions, contentType, Encoding.UTF8.GetBytes(body ?? ""), hasBody, tag, keepAlive, inline, out var length);
         try
         {
