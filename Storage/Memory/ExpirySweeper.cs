@@ -63,8 +63,7 @@ internal sealed class ExpirySweeper : IDisposable
     /// <summary>An entry with a deadline left the store before it (replaced, deleted): its queue slot is stale.</summary>
     public void NoteStale()
     {
-        var stale = Interlocked.Increment(ref _stale);
-        if (stale >= CompactAtLeast && stale > Queued / 2)
+        if (StaleEnoughToCompact(Interlocked.Increment(ref _stale)))
             lock (_lock)
                 Arm(0); // compact on the timer's thread, now
     }
@@ -93,8 +92,7 @@ internal sealed class ExpirySweeper : IDisposable
             foreach (var entry in batch)
                 _expireIfCurrent(entry);
             moreDue = batch.Count == BatchSize;
-            var stale = Volatile.Read(ref _stale);
-            if (!moreDue && stale >= CompactAtLeast && stale > Queued / 2)
+            if (!moreDue && StaleEnoughToCompact(Volatile.Read(ref _stale)))
                 Compact();
         }
         finally
@@ -105,6 +103,9 @@ internal sealed class ExpirySweeper : IDisposable
                     Arm(moreDue ? _clock.GetUtcNow().ToUnixTimeMilliseconds() + 1 : next);
         }
     }
+
+    /// <summary>Stale entries are worth a compaction once they are many and more than half the queue.</summary>
+    private bool StaleEnoughToCompact(int stale) => stale >= CompactAtLeast && stale > Queued / 2;
 
     /// <summary>Drops the queued entries that are no longer their keys'. Entries added meanwhile are kept.</summary>
     private void Compact()
