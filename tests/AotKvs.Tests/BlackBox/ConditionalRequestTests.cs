@@ -23,18 +23,10 @@ public sealed partial class ConditionalRequestTests(Cluster cluster)
     [GeneratedRegex("^\"[A-Za-z0-9]+-[1-9a-f][0-9a-f]{0,15}\"$")]
     private static partial Regex TagForm();
 
-    private static string? TagOf(KvsAnswer answer) =>
-        answer.Headers.TryGetValues("ETag", out var values) ? string.Join(",", values) : null;
+    private static string? TagOf(KvsAnswer answer) => answer.Header("ETag");
 
     private static Task<KvsAnswer> SendAsync(Uri server, string method, string path, string? valueJson, params (string Name, string Value)[] headers) =>
         KvsHttp.SendAsync(server, method, path, valueJson is null ? null : $$"""{"value": {{valueJson}}}""", headers: headers);
-
-    private static async Task<string> PutTagAsync(Uri server, string path, string valueJson)
-    {
-        var answer = await PutValueAsync(server, path, valueJson);
-        Assert.True(answer.Status is 200 or 201, $"PUT answered {answer.Status} {answer.Body}");
-        return TagOf(answer) ?? throw new Xunit.Sdk.XunitException("a PUT answered without an ETag");
-    }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
     public async Task Every_answer_with_a_value_carries_a_strong_tag_that_changes_with_each_write(string target)

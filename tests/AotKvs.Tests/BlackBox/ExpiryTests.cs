@@ -22,9 +22,6 @@ public sealed class ExpiryTests(Cluster cluster)
     private static Task<KvsAnswer> PutAsync(Uri server, string path, string valueJson, params (string Name, string Value)[] headers) =>
         SendAsync(server, "PUT", path, $$"""{"value": {{valueJson}}}""", headers: headers);
 
-    private static string? Header(KvsAnswer answer, string name) =>
-        answer.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
-
     /// <summary>Polls GET until it is 404; the time it took after <paramref name="since"/>.</summary>
     private static async Task<TimeSpan> GoneAfterAsync(Uri server, string path, Stopwatch since, TimeSpan deadline)
     {
@@ -66,7 +63,7 @@ public sealed class ExpiryTests(Cluster cluster)
         var kept = "/kvs/" + UniqueKey("ttl");
         (await PutAsync(server, renewed, "1", ("Kvs-Ttl", "2"))).ShouldBe(201, """{"result": "created"}""");
         (await PutAsync(server, kept, "1", ("Kvs-Ttl", "2"))).ShouldBe(201, """{"result": "created"}""");
-        var tag = Header(await GetAsync(server, renewed), "ETag")!;
+        var tag = (await GetAsync(server, renewed)).Header("ETag")!;
 
         await Task.Delay(1000);
         var clock = Stopwatch.StartNew();
@@ -87,7 +84,7 @@ public sealed class ExpiryTests(Cluster cluster)
         var path = "/kvs/" + UniqueKey("ttl");
         var put = await PutAsync(server, path, "1", ("Kvs-Ttl", "1"));
         var clock = Stopwatch.StartNew();
-        var waiting = SendAsync(server, "GET", path, headers: [("If-None-Match", Header(put, "ETag")!), ("Prefer", "wait=10")]);
+        var waiting = SendAsync(server, "GET", path, headers: [("If-None-Match", put.Header("ETag")!), ("Prefer", "wait=10")]);
 
         var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(1) + GoneWithin);
         answer.ShouldBe(404, Missing);

@@ -16,18 +16,8 @@ public sealed class WatchTests(Cluster cluster)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(10);
 
-    private static string? Header(KvsAnswer answer, string name) =>
-        answer.Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
-
     private static Task<KvsAnswer> WaitAsync(Uri server, string path, string tag, int seconds, string method = "GET", CancellationToken cancel = default) =>
         SendAsync(server, method, path, headers: [("If-None-Match", tag), ("Prefer", $"wait={seconds}")], cancel: cancel);
-
-    private static async Task<string> PutTagAsync(Uri server, string path, string valueJson)
-    {
-        var answer = await PutValueAsync(server, path, valueJson);
-        Assert.True(answer.Status is 200 or 201, $"PUT answered {answer.Status} {answer.Body}");
-        return Header(answer, "ETag") ?? throw new Xunit.Sdk.XunitException("a PUT answered without an ETag");
-    }
 
     /// <summary>Gives a waiting request time to reach main and start waiting before the test changes the key.</summary>
     private static async Task AssertStillWaitingAsync(Task<KvsAnswer> waiting)
@@ -49,8 +39,8 @@ public sealed class WatchTests(Cluster cluster)
 
         var answer = await waiting.WaitAsync(Bound);
         answer.ShouldBe(200, """{"result": "found", "value": 2}""");
-        Assert.Equal(newTag, Header(answer, "ETag"));
-        Assert.Equal("wait=10", Header(answer, "Preference-Applied"));
+        Assert.Equal(newTag, answer.Header("ETag"));
+        Assert.Equal("wait=10", answer.Header("Preference-Applied"));
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -66,7 +56,7 @@ public sealed class WatchTests(Cluster cluster)
 
         var answer = await waiting.WaitAsync(Bound);
         answer.ShouldBe(404, """{"error": "Key does not exist"}""");
-        Assert.Equal("wait=10", Header(answer, "Preference-Applied"));
+        Assert.Equal("wait=10", answer.Header("Preference-Applied"));
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -81,8 +71,8 @@ public sealed class WatchTests(Cluster cluster)
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(950), $"answered after {clock.Elapsed}");
         Assert.Equal(304, answer.Status);
         Assert.Equal("", answer.Body);
-        Assert.Equal(tag, Header(answer, "ETag"));
-        Assert.Equal("wait=1", Header(answer, "Preference-Applied"));
+        Assert.Equal(tag, answer.Header("ETag"));
+        Assert.Equal("wait=1", answer.Header("Preference-Applied"));
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -94,9 +84,9 @@ public sealed class WatchTests(Cluster cluster)
         // The 404 to a read that asks to wait names "absent" with the store's tag of it.
         var missing = await SendAsync(server, "GET", path, headers: [("Prefer", "wait=5")]);
         missing.ShouldBe(404, """{"error": "Key does not exist"}""");
-        var absent = Header(missing, "ETag");
+        var absent = missing.Header("ETag");
         Assert.Matches("^\"[A-Za-z0-9]+-0\"$", absent);
-        Assert.Null(Header(missing, "Preference-Applied")); // it had nothing to wait on
+        Assert.Null(missing.Header("Preference-Applied")); // it had nothing to wait on
 
         var waiting = WaitAsync(server, path, absent!, 10);
         await AssertStillWaitingAsync(waiting);
@@ -104,12 +94,12 @@ public sealed class WatchTests(Cluster cluster)
         Assert.StartsWith(absent![..^2], created); // the same scope
         var answer = await waiting.WaitAsync(Bound);
         answer.ShouldBe(200, """{"result": "found", "value": "here"}""");
-        Assert.Equal(created, Header(answer, "ETag"));
+        Assert.Equal(created, answer.Header("ETag"));
 
         // Absent for the whole wait: 304 with the tag of absent.
         var other = "/kvs/" + UniqueKey("watch");
         var unchanged = await WaitAsync(server, other, absent, 1);
-        Assert.Equal((304, absent), (unchanged.Status, Header(unchanged, "ETag")));
+        Assert.Equal((304, absent), (unchanged.Status, unchanged.Header("ETag")));
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -120,18 +110,18 @@ public sealed class WatchTests(Cluster cluster)
         var tag = await PutTagAsync(server, path, "1");
 
         var notModified = await SendAsync(server, "GET", path, headers: [("If-None-Match", tag)]);
-        Assert.Equal((304, tag, null), (notModified.Status, Header(notModified, "ETag"), Header(notModified, "Preference-Applied")));
+        Assert.Equal((304, tag, null), (notModified.Status, notModified.Header("ETag"), notModified.Header("Preference-Applied")));
         var absentTag = tag[..(tag.LastIndexOf('-') + 1)] + "0\"";
         var missing = await SendAsync(server, "GET", "/kvs/" + UniqueKey("watch"), headers: [("If-None-Match", absentTag)]);
         missing.ShouldBe(404, """{"error": "Key does not exist"}""");
-        Assert.Null(Header(missing, "ETag"));
+        Assert.Null(missing.Header("ETag"));
         // A wait the answer does not need (the tag is not current) is not applied.
         var fresh = await WaitAsync(server, path, "\"other-1\"", 10);
         fresh.ShouldBe(200, """{"result": "found", "value": 1}""");
-        Assert.Null(Header(fresh, "Preference-Applied"));
+        Assert.Null(fresh.Header("Preference-Applied"));
         // A wait that is not delta-seconds is ignored (RFC 7240: a preference never makes an error).
         var ignored = await SendAsync(server, "GET", path, headers: [("If-None-Match", tag), ("Prefer", "wait=soon")]);
-        Assert.Equal((304, null), (ignored.Status, Header(ignored, "Preference-Applied")));
+        Assert.Equal((304, null), (ignored.Status, ignored.Header("Preference-Applied")));
     }
 
     [Theory, MemberData(nameof(Cluster.Names), MemberType = typeof(Cluster))]
@@ -145,7 +135,7 @@ public sealed class WatchTests(Cluster cluster)
         await AssertStillWaitingAsync(waiting);
         var newTag = await PutTagAsync(server, path, "[1, 2]");
         var answer = await waiting.WaitAsync(Bound);
-        Assert.Equal((200, "", newTag), (answer.Status, answer.Body, Header(answer, "ETag")));
+        Assert.Equal((200, "", newTag), (answer.Status, answer.Body, answer.Header("ETag")));
         Assert.Equal(Encoding.UTF8.GetByteCount("""{"result":"found","value":[1, 2]}"""), answer.ContentHeaders.ContentLength);
     }
 

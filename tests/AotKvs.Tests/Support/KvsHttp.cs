@@ -10,6 +10,9 @@ public sealed record KvsAnswer(int Status, string? ContentType, string Body, Htt
 {
     public JsonNode? Json => JsonNode.Parse(Body);
 
+    /// <summary>A response header's value, its lines joined by commas; null when absent.</summary>
+    public string? Header(string name) => Headers.TryGetValues(name, out var values) ? string.Join(",", values) : null;
+
     /// <summary>Status, Content-Type and the JSON body deep-equal to <paramref name="expectedJson"/>.</summary>
     public void ShouldBe(int status, string expectedJson)
     {
@@ -66,6 +69,14 @@ public static class KvsHttp
         var text = await response.Content.ReadAsStringAsync(cancel);
         return new KvsAnswer((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, text,
             response.Headers, response.Content.Headers);
+    }
+
+    /// <summary>PUT {"value": valueJson}, which must succeed (200 or 201); the ETag it answered with.</summary>
+    public static async Task<string> PutTagAsync(Uri server, string pathAndQuery, string valueJson)
+    {
+        var answer = await PutValueAsync(server, pathAndQuery, valueJson);
+        Assert.True(answer.Status is 200 or 201, $"PUT answered {answer.Status} {answer.Body}");
+        return answer.Header("ETag") ?? throw new Xunit.Sdk.XunitException("a PUT answered without an ETag");
     }
 
     /// <summary>A key no other test uses, so tests can share one running cluster.</summary>
